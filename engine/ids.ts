@@ -1,0 +1,20 @@
+import { createHash } from 'node:crypto';
+
+/** JSON with object keys sorted at every level, so `{a,b}` and `{b,a}` get the same id. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const keys = Object.keys(value).sort();
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const v = (value as Record<string, unknown>)[keys[i]!];
+    if (v === undefined || typeof v === 'function') continue;
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(keys[i])}:${canonicalJson(v)}`;
+  }
+  return `${out}}`;
+}
+
+/** Default item id: 16 hex chars of the SHA-1 of the canonical JSON (collisions need ~4 billion items). */
+export function defaultId(record: unknown): string {
+  return createHash('sha1').update(canonicalJson(record)).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,202 @@
+/** Where a record came from, so errors and outputs can point back at the input. */
+export type ItemSource =
+  | { file: string; line: number }
+  | { file: string; row: number }
+  | { file: string };
+
+export interface RetryOptions {
+  /** Every try counts, the first included. @default 3 */
+  attempts?: number;
+  /** Base of the exponential backoff (full jitter). @default 1000 */
+  backoffMs?: number;
+  /** Cap of one backoff wait. @default 60000 */
+  maxBackoffMs?: number;
+}
+
+export interface ProviderLimits {
+  rpm?: number;
+  tpm?: number;
+  model?: string;
+  fallback?: string;
+  baseURL?: string;
+}
+
+export interface Permissions {
+  read?: string[];
+  write?: string[];
+  net?: string[];
+  env?: string[];
+}
+
+export interface ProcessContext {
+  /** The item's stable id. */
+  id: string;
+  /** 1-based number of this try. */
+  attempt: number;
+  /** Aborted on timeout or stop. */
+  signal: AbortSignal;
+  source: ItemSource;
+  /** Index of the running stage (0 for single-stage pipelines). */
+  stage: number;
+  log(message: string): void;
+}
+
+export type ProcessFn<In = any, Out = unknown> = (record: In, ctx: ProcessContext) => Out | Promise<Out>;
+
+export interface ReduceContext {
+  pipeline: string;
+  log(message: string): void;
+}
+
+export interface StageDefinition<In = any, Out = unknown> {
+  name: string;
+  process: ProcessFn<In, Out>;
+  workers?: number;
+  timeoutMs?: number;
+  retry?: RetryOptions;
+}
+
+export type WorkersSetting = number | { min: number; max: number };
+
+export interface PipelineDefinition<In = any, Out = unknown> {
+  name: string;
+  description?: string;
+  input?: string | string[];
+  watch?: string | string[];
+  id?: (record: In) => string;
+  priority?: (record: In) => number;
+  /** @default 4 */
+  workers?: WorkersSetting;
+  /** Per attempt. @default 60000 */
+  timeoutMs?: number;
+  retry?: RetryOptions;
+  providers?: Record<string, ProviderLimits>;
+  permissions?: Permissions;
+  process?: ProcessFn<In, Out>;
+  stages?: StageDefinition[];
+  reduce?: (results: AsyncIterable<{ id: string; result: Out }>, ctx: ReduceContext) => unknown;
+  /** @default `out/<name>.jsonl` */
+  output?: string;
+  /** @default 'completion' */
+  order?: 'completion' | 'input';
+  sheet?: string;
+}
+
+/** A pipeline after loading and validation: every default filled in once. */
+export interface LoadedPipeline {
+  readonly file: string;
+  readonly definition: PipelineDefinition;
+  readonly name: string;
+  readonly description: string;
+  readonly input: string[];
+  readonly watch: string[];
+  readonly output: string;
+  readonly order: 'completion' | 'input';
+  readonly stages: ResolvedStage[];
+  readonly workers: WorkersSetting;
+  readonly hasReduce: boolean;
+}
+
+export interface ResolvedStage {
+  readonly name: string;
+  readonly index: number;
+  readonly timeoutMs: number;
+  readonly retry: Required<RetryOptions>;
+  readonly workers: number | undefined;
+}
+
+export type ErrorCategory = 'permanent' | 'transient' | 'timeout' | 'crash' | 'parse' | 'permission' | 'provider';
+
+/** One failed attempt, as stored in the dead-letter list and printed by `status`. */
+export interface AttemptError {
+  code: string;
+  message: string;
+  category: ErrorCategory;
+  attempt: number;
+  stage: number;
+  at: string;
+  file?: string;
+  line?: number;
+}
+
+export interface LatencyStats {
+  min: number;
+  avg: number;
+  p50: number;
+  p95: number;
+  max: number;
+}
+
+export interface RunCounts {
+  total: number;
+  /** `total` is a lower bound until every input has been read. */
+  totalKnown: boolean;
+  done: number;
+  failed: number;
+  /** Already done in an earlier run, or a repeated id in this one. */
+  skipped: number;
+  pending: number;
+  running: number;
+  retrying: number;
+}
+
+export interface WorkerStats {
+  size: number;
+  target: number;
+  busy: number;
+  crashes: number;
+  timeouts: number;
+  replacements: number;
+  perStage: { name: string; size: number; busy: number; queued: number }[];
+}
+
+export interface EngineStats {
+  pipeline: string;
+  state: 'idle' | 'running' | 'paused' | 'draining' | 'done';
+  startedAt: number;
+  elapsedMs: number;
+  counts: RunCounts;
+  /** Items finished per second over the last few seconds. */
+  rate: number;
+  etaMs: number | null;
+  byPriority: Record<string, number>;
+  workers: WorkerStats;
+  errors: { byCategory: Record<string, number>; byCode: Record<string, number>; recent: AttemptError[] };
+  processingMs: LatencyStats;
+}
+
+export interface RunSummary {
+  pipeline: string;
+  file: string;
+  simulated: boolean;
+  status: 'completed' | 'stopped';
+  exitCode: number;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  totals: { total: number; done: number; failed: number; skipped: number; doneThisRun: number; failedThisRun: number; attempts: number; retries: number };
+  processingMs: LatencyStats;
+  throughput: { itemsPerSecond: number };
+  errors: { byCategory: Record<string, number>; byCode: Record<string, number> };
+  providers: Record<string, unknown>;
+  workers: { initial: number; final: number; max: number; crashes: number; timeouts: number; replacements: number };
+  output: string;
+  stateDir: string;
+  reduce?: unknown;
+}
+
+/** The engine's typed event stream: what `--json` prints and the dashboard reads. */
+export type EngineEvent =
+  | { type: 'start'; pipeline: string; file: string; workers: number; resumed: { done: number; failed: number }; time: string }
+  | { type: 'item-started'; id: string; stage: number; attempt: number; worker: number }
+  | { type: 'item'; id: string; status: 'done'; stage: number; attempts: number; ms: number; source: ItemSource }
+  | { type: 'item'; id: string; status: 'failed'; stage: number; attempts: number; error: AttemptError; source: ItemSource }
+  | { type: 'retrying'; id: string; stage: number; attempt: number; delayMs: number; error: AttemptError }
+  | { type: 'worker'; status: 'up' | 'down' | 'crashed' | 'timeout'; worker: number; stage: number; reason?: string }
+  | { type: 'queue'; pending: number; running: number; retrying: number }
+  | { type: 'paused' } | { type: 'resumed' }
+  | { type: 'resized'; stage: number; from: number; to: number }
+  | { type: 'checkpointed'; done: number; failed: number; journalBytes: number }
+  | { type: 'log'; id: string | null; worker: number | null; message: string; time: string }
+  | { type: 'progress'; counts: RunCounts; rate: number; etaMs: number | null; workers: number }
+  | { type: 'end'; summary: RunSummary };

@@ -1,0 +1,59 @@
+import type { ItemSource } from './types.js';
+
+/**
+ * Messages between the pool (main thread) and a worker thread. Kept flat and small because
+ * 100k tiny items means 100k of these crossing threads.
+ */
+export interface WireItem {
+  /** Per-worker dispatch number; how the pool matches results and how the watchdog knows the running item. */
+  s: number;
+  id: string;
+  attempt: number;
+  source: ItemSource;
+  /** The record itself (first stage) ... */
+  record?: unknown;
+  /** ... or its JSON (later stages), parsed in the worker so the main thread never parses it. */
+  rj?: string;
+}
+
+export type WireResult =
+  | {
+      s: number;
+      ok: true;
+      /** `"id":…,"result":…,"source":…}`: the tail of the output line, built in the worker so the main thread only concatenates. */
+      core: string;
+      /** JSON of the result, for stages whose output feeds the next stage. */
+      json: string;
+      ms: number;
+    }
+  | { s: number; ok: false; error: WireError; ms: number };
+
+export interface WireError {
+  name: string;
+  message: string;
+  code: string;
+  permanent: boolean;
+  status?: number;
+  file?: string;
+  line?: number;
+  column?: number;
+}
+
+export interface WorkerInit {
+  file: string;
+  /** Index of this worker's slot in the shared progress buffers. */
+  slot: number;
+  progressSeq: SharedArrayBuffer;
+  progressTime: SharedArrayBuffer;
+  timeouts: number[];
+}
+
+/** Raw messages a worker posts outside threads.js's request/response protocol. */
+export type WorkerSideMessage =
+  | { __pt: 'log'; id: string | null; message: string }
+  | { __pt: 'crash'; error: WireError };
+
+export const workerApi = ['runBatch'] as const;
+export interface WorkerApi {
+  runBatch(stage: number, items: WireItem[]): Promise<WireResult[]>;
+}

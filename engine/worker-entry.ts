@@ -1,0 +1,103 @@
+// Runs inside every worker thread. Loads the pipeline once, then runs batches the pool sends.
+import { parentPort, workerData } from 'node:worker_threads';
+import { expose } from 'threads/worker';
+import { describeThrown, ErrorCode, isPermanent } from './errors.js';
+import { importPipelineModule } from './load.js';
+import { locateInPipeline } from './stack.js';
+import type { ProcessContext, ProcessFn, PipelineDefinition } from './types.js';
+import type { WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
+
+process.setSourceMapsEnabled(true);
+const init = workerData as WorkerInit;
+const seqView = new Int32Array(init.progressSeq);
+const timeView = new Float64Array(init.progressTime);
+const post = (m: WorkerSideMessage) => parentPort!.postMessage(m);
+
+function toWireError(thrown: unknown, fallbackCode: string): WireError {
+  const d = describeThrown(thrown);
+  const code = d.code && /^[A-Z][A-Z0-9_]*$/.test(d.code) ? d.code : fallbackCode;
+  const where = locateInPipeline(d.stack, init.file);
+  return {
+    name: d.name,
+    message: where ? `${d.message} (${where.file}:${where.line})` : d.message,
+    code: d.name === 'PermanentError' && code === fallbackCode ? ErrorCode.Permanent : code,
+    permanent: isPermanent({ ...d, code }),
+    ...(d.status === undefined ? {} : { status: d.status }),
+    ...(where ? { file: where.file, line: where.line, column: where.column } : {}),
+  };
+}
+
+// threads.js keeps a worker alive after an uncaught error and reports it 250 ms later; we want the
+// opposite: the state of a thread that threw outside any item is unknown, so it must be replaced.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) process.removeAllListeners(event);
+const die = (thrown: unknown) => {
+  try { post({ __pt: 'crash', error: toWireError(thrown, ErrorCode.WorkerCrashed) }); } finally { process.exit(70); }
+};
+process.on('uncaughtException', die);
+process.on('unhandledRejection', die);
+
+const def = (await importPipelineModule(init.file)) as PipelineDefinition;
+const processors: ProcessFn[] = def.stages ? def.stages.map((s) => s.process) : [def.process!];
+
+/** Throws on values JSON would drop or mangle silently: a function result must not become `{}`. */
+function strictReplacer(_key: string, value: unknown): unknown {
+  const t = typeof value;
+  if (t === 'function' || t === 'symbol') throw new TypeError(`a ${t} is not JSON-serialisable`);
+  return value;
+}
+
+class TimeoutSignal extends Error {
+  override name = 'TimeoutError';
+  readonly code = ErrorCode.Timeout;
+}
+
+async function runOne(stage: number, item: WireItem): Promise<WireResult> {
+  const fn = processors[stage]!;
+  const timeoutMs = init.timeouts[stage]!;
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new TimeoutSignal(`Timed out after ${timeoutMs} ms (attempt ${item.attempt})`);
+      controller.abort(err);
+      reject(err);
+    }, timeoutMs);
+  });
+  const ctx: ProcessContext = {
+    id: item.id,
+    attempt: item.attempt,
+    signal: controller.signal,
+    source: item.source,
+    stage,
+    log: (message: string) => post({ __pt: 'log', id: item.id, message: String(message) }),
+  };
+  const started = performance.now();
+  timeView[init.slot] = Date.now();
+  Atomics.store(seqView, init.slot, item.s);
+  try {
+    const record = item.rj === undefined ? item.record : JSON.parse(item.rj);
+    const value = await Promise.race([fn(record, ctx), timedOut]);
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(value === undefined ? null : value, strictReplacer);
+    } catch (e) {
+      const d = describeThrown(e);
+      return { s: item.s, ok: false, ms: performance.now() - started, error: { name: 'TypeError', message: `Result is not JSON-serialisable: ${d.message}`, code: ErrorCode.NotSerializable, permanent: true } };
+    }
+    const core = `"id":${JSON.stringify(item.id)},"result":${json},"source":${JSON.stringify(item.source)}}`;
+    return { s: item.s, ok: true, core, json: json!, ms: performance.now() - started };
+  } catch (thrown) {
+    return { s: item.s, ok: false, ms: performance.now() - started, error: toWireError(thrown, ErrorCode.Transient) };
+  } finally {
+    clearTimeout(timer);
+    Atomics.store(seqView, init.slot, -1);
+  }
+}
+
+expose({
+  async runBatch(stage: number, items: WireItem[]): Promise<WireResult[]> {
+    const out: WireResult[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) out[i] = await runOne(stage, items[i]!);
+    return out;
+  },
+});

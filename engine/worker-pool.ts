@@ -1,0 +1,251 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { spawn, Thread, Worker } from './threads.js';
+import { ErrorCode, messages } from './errors.js';
+import { BatchSizer } from './batching.js';
+import type { WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
+
+/** Where the pool gets work from; the engine owns ordering, the pool only asks. */
+export interface PoolSource<T> {
+  take(max: number): T[];
+  readonly waiting: number;
+}
+
+export interface PoolHooks<T> {
+  toWire(item: T, s: number): WireItem;
+  results(items: T[], results: WireResult[], worker: number): void;
+  /** A worker died or hung. `culprit` was running (its attempt is used up); `innocent` never ran or finished unreported. */
+  lost(culprit: T | undefined, innocent: T[], error: WireError, worker: number): void;
+  workerEvent(status: 'up' | 'down' | 'crashed' | 'timeout', worker: number, reason?: string): void;
+  log(worker: number, id: string | null, message: string): void;
+  fatal(error: Error): void;
+}
+
+export interface PoolOptions {
+  file: string;
+  stage: number;
+  timeouts: number[];
+  size: number;
+}
+
+interface PoolWorker<T> {
+  id: number;
+  slot: number;
+  native: InstanceType<typeof Worker>;
+  thread: { runBatch(stage: number, items: WireItem[]): Promise<WireResult[]> } | undefined;
+  outstanding: Map<number, T>;
+  batches: number;
+  nextSeq: number;
+  retiring: boolean;
+  dead: boolean;
+  crash: WireError | undefined;
+}
+
+// Slots index the shared progress arrays; a generous fixed count avoids reallocating shared memory.
+const maxSlots = 1024;
+const entry = './worker-entry.js';
+let nextWorkerId = 1;
+
+/**
+ * A supervised pool of worker threads for one stage. Every worker is watched: an exit, an uncaught
+ * error or an item past its timeout replaces the worker and hands its items back to the engine.
+ */
+export class WorkerPool<T> {
+  readonly stage: number;
+  private readonly workers = new Set<PoolWorker<T>>();
+  private readonly progressSeq = new SharedArrayBuffer(4 * maxSlots);
+  private readonly progressTime = new SharedArrayBuffer(8 * maxSlots);
+  private readonly seqView = new Int32Array(this.progressSeq).fill(-1);
+  private readonly timeView = new Float64Array(this.progressTime);
+  private readonly freeSlots = Array.from({ length: maxSlots }, (_, i) => maxSlots - 1 - i);
+  private readonly sizer = new BatchSizer();
+  private readonly watchdog: NodeJS.Timeout;
+  private target: number;
+  private stopped = false;
+  private startFailures = 0;
+  crashes = 0;
+  timeouts = 0;
+  replacements = 0;
+  maxSize = 0;
+
+  constructor(private readonly options: PoolOptions, private readonly source: PoolSource<T>, private readonly hooks: PoolHooks<T>) {
+    this.stage = options.stage;
+    this.target = options.size;
+    const timeoutMs = options.timeouts[options.stage]!;
+    this.watchdog = setInterval(() => this.checkTimeouts(), Math.max(20, Math.min(250, timeoutMs / 4)));
+    this.watchdog.unref();
+  }
+
+  /** Starts the initial workers; resolves when all are ready, rejects if none can start. */
+  async start(): Promise<void> {
+    const results = await Promise.allSettled(Array.from({ length: this.target }, () => this.spawnWorker()));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed && this.liveCount === 0) throw messages.workerStart((failed as PromiseRejectedResult).reason?.message ?? String(failed));
+  }
+
+  get size(): number { return this.liveCount; }
+  get targetSize(): number { return this.target; }
+  get busy(): number { let n = 0; for (const w of this.workers) if (!w.dead && w.outstanding.size > 0) n++; return n; }
+  get inFlight(): number { let n = 0; for (const w of this.workers) n += w.outstanding.size; return n; }
+  private get liveCount(): number { let n = 0; for (const w of this.workers) if (!w.dead && !w.retiring) n++; return n; }
+
+  /** Grows at once; shrinks by retiring workers as they finish what they hold, never killing work. */
+  resize(n: number): void {
+    if (!Number.isInteger(n) || n < 1) throw new TypeError(`Expected a positive integer worker count, got ${n} (${typeof n})`);
+    this.target = n;
+    let live = this.liveCount;
+    if (live < n) {
+      for (let i = live; i < n; i++) this.spawnWorker().catch(() => undefined);
+      return;
+    }
+    // Idle workers go first so shrinking takes effect at once under light load.
+    const candidates = [...this.workers].filter((w) => !w.dead && !w.retiring).sort((a, b) => a.outstanding.size - b.outstanding.size);
+    for (const w of candidates) {
+      if (live <= n) break;
+      w.retiring = true;
+      live--;
+      if (w.outstanding.size === 0) this.retire(w);
+    }
+  }
+
+  /** Offers work to every worker with room for another batch. */
+  kick(): void {
+    if (this.stopped) return;
+    const readyWorkers = [...this.workers].filter((w) => w.thread && !w.dead && !w.retiring);
+    const fair = Math.max(1, Math.ceil(this.source.waiting / Math.max(1, readyWorkers.length)));
+    for (const w of readyWorkers) {
+      while (w.batches < this.sizer.maxOutstanding) {
+        const items = this.source.take(Math.min(this.sizer.size, fair));
+        if (items.length === 0) return;
+        this.send(w, items);
+      }
+    }
+  }
+
+  private send(w: PoolWorker<T>, items: T[]): void {
+    const wire = new Array<WireItem>(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const s = w.nextSeq++;
+      w.outstanding.set(s, items[i]!);
+      wire[i] = this.hooks.toWire(items[i]!, s);
+    }
+    w.batches++;
+    w.thread!.runBatch(this.stage, wire).then(
+      (results) => this.onResults(w, results),
+      (err: unknown) => this.onWorkerGone(w, { name: 'Error', message: `Batch failed in worker: ${String((err as Error)?.message ?? err)}`, code: ErrorCode.WorkerCrashed, permanent: false }, 'crashed'),
+    );
+  }
+
+  private onResults(w: PoolWorker<T>, results: WireResult[]): void {
+    if (w.dead) return; // already handed back to the engine when the worker was replaced
+    w.batches--;
+    const items = new Array<T>(results.length);
+    let ms = 0;
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]!;
+      items[i] = w.outstanding.get(r.s)!;
+      w.outstanding.delete(r.s);
+      ms += r.ms;
+    }
+    this.sizer.observe(results.length, ms);
+    this.hooks.results(items, results, w.id);
+    if (w.retiring && w.outstanding.size === 0) this.retire(w);
+    this.kick();
+  }
+
+  private async spawnWorker(): Promise<void> {
+    const slot = this.freeSlots.pop();
+    if (slot === undefined) throw new RangeError(`Expected at most ${maxSlots} workers`);
+    Atomics.store(this.seqView, slot, -1);
+    const init: WorkerInit = { file: this.options.file, slot, progressSeq: this.progressSeq, progressTime: this.progressTime, timeouts: this.options.timeouts };
+    const native = new Worker(entry, { workerData: init, stdout: true, stderr: true } as never) as InstanceType<typeof Worker>;
+    const w: PoolWorker<T> = { id: nextWorkerId++, slot, native, thread: undefined, outstanding: new Map(), batches: 0, nextSeq: 0, retiring: false, dead: false, crash: undefined };
+    this.workers.add(w);
+    const n = native as unknown as NodeJS.EventEmitter & { stdout: Readable; stderr: Readable };
+    for (const stream of [n.stdout, n.stderr]) {
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.hooks.log(w.id, null, line));
+    }
+    n.on('message', (m: WorkerSideMessage) => {
+      if (m?.__pt === 'log') this.hooks.log(w.id, m.id, m.message);
+      else if (m?.__pt === 'crash') w.crash = m.error;
+    });
+    n.on('error', (err: Error) => { w.crash ??= { name: err.name, message: err.message, code: ErrorCode.WorkerCrashed, permanent: false }; });
+    n.on('exit', (code: number) => {
+      if (!w.dead) this.onWorkerGone(w, w.crash ?? { name: 'Error', message: `Worker exited unexpectedly with code ${code}`, code: ErrorCode.WorkerCrashed, permanent: false }, 'crashed');
+    });
+    try {
+      w.thread = (await spawn(native as never, { timeout: 60_000 })) as unknown as PoolWorker<T>['thread'];
+    } catch (err) {
+      this.startFailures++;
+      this.kill(w);
+      if (this.startFailures >= 3 && this.liveCount === 0 && !this.stopped) this.hooks.fatal(messages.workerStart((err as Error).message));
+      throw err;
+    }
+    if (w.dead) return;
+    this.startFailures = 0;
+    this.maxSize = Math.max(this.maxSize, this.liveCount);
+    this.hooks.workerEvent('up', w.id);
+    if (w.retiring) this.retire(w);
+    else this.kick();
+  }
+
+  private kill(w: PoolWorker<T>): void {
+    if (w.dead) return;
+    w.dead = true;
+    this.workers.delete(w);
+    this.freeSlots.push(w.slot);
+    void (w.thread ? Thread.terminate(w.thread as never) : w.native.terminate()).catch(() => undefined);
+  }
+
+  private retire(w: PoolWorker<T>): void {
+    this.kill(w);
+    this.hooks.workerEvent('down', w.id, 'retired');
+  }
+
+  private onWorkerGone(w: PoolWorker<T>, error: WireError, status: 'crashed' | 'timeout'): void {
+    if (w.dead) return;
+    const running = Atomics.load(this.seqView, w.slot);
+    const culprit = running >= 0 ? w.outstanding.get(running) : undefined;
+    if (running >= 0) w.outstanding.delete(running);
+    const innocent = [...w.outstanding.values()];
+    w.outstanding.clear();
+    this.kill(w);
+    if (status === 'timeout') this.timeouts++; else this.crashes++;
+    this.hooks.workerEvent(status, w.id, error.message);
+    this.hooks.lost(culprit, innocent, error, w.id);
+    if (!this.stopped && !w.retiring && this.liveCount < this.target) {
+      this.replacements++;
+      this.spawnWorker().catch(() => undefined);
+    }
+    this.kick();
+  }
+
+  private checkTimeouts(): void {
+    const now = Date.now();
+    const timeoutMs = this.options.timeouts[this.stage]!;
+    // The worker aborts the item itself at timeoutMs; we step in only when its event loop is stuck.
+    const grace = Math.min(1_000, Math.max(100, timeoutMs / 4));
+    for (const w of this.workers) {
+      if (w.dead || Atomics.load(this.seqView, w.slot) < 0) continue;
+      const started = this.timeView[w.slot]!;
+      if (now - started > timeoutMs + grace) {
+        this.onWorkerGone(w, { name: 'TimeoutError', message: `Timed out after ${timeoutMs} ms; the worker did not stop and was replaced`, code: ErrorCode.Timeout, permanent: false }, 'timeout');
+      }
+    }
+  }
+
+  /** Terminates every worker. Items still held are returned so the caller can checkpoint them as pending. */
+  async stop(): Promise<T[]> {
+    this.stopped = true;
+    clearInterval(this.watchdog);
+    const held: T[] = [];
+    const all = [...this.workers];
+    for (const w of all) { held.push(...w.outstanding.values()); w.outstanding.clear(); }
+    await Promise.all(all.map(async (w) => {
+      w.dead = true;
+      this.workers.delete(w);
+      try { await (w.thread ? Thread.terminate(w.thread as never) : w.native.terminate()); } catch { /* already gone */ }
+    }));
+    return held;
+  }
+}

@@ -1,0 +1,189 @@
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { Low } from 'lowdb';
+import { JSONFile } from 'lowdb/node';
+import { messages } from '../engine/errors.js';
+import { backupName, statePaths, type StatePaths } from './paths.js';
+import { JournalCorruptError, readJournal, trimPartialTail, type DeadLetter } from './journal.js';
+
+export interface RunRecord {
+  startedAt: string;
+  endedAt?: string;
+  status: 'running' | 'completed' | 'stopped' | 'crashed';
+  total?: number;
+  done?: number;
+  failed?: number;
+  exitCode?: number;
+}
+
+/** The lowdb document. It is rewritten whole, so it holds the index, not the results (those stay in the journal). */
+export interface CheckpointDoc {
+  version: 1;
+  pipeline: string;
+  file: string;
+  createdAt: string;
+  updatedAt: string;
+  /** How many journal bytes are folded into this document; replay starts there. */
+  journalBytes: number;
+  done: string[];
+  failed: Record<string, DeadLetter>;
+  /** Multi-stage items part-way through: last completed stage and its result (JSON). */
+  stages: Record<string, { stage: number; json: string }>;
+  output: { path: string; bytes: number } | null;
+  runs: RunRecord[];
+}
+
+export interface OutputRecord { id: string; result: unknown; source: unknown }
+
+export interface OutputTail {
+  /** Output size the journal last vouched for. */
+  committedBytes: number | null;
+  /** Items the journal committed after that, not yet vouched for in the output. */
+  pendingLines: OutputRecord[];
+  /** Items of the last committed group, in case the output write of that group was cut short. */
+  lastGroupLines: OutputRecord[];
+  previousCommittedBytes: number | null;
+}
+
+function isDoc(v: unknown): v is CheckpointDoc {
+  const d = v as CheckpointDoc;
+  return typeof d === 'object' && d !== null && d.version === 1 && Array.isArray(d.done) && typeof d.failed === 'object' &&
+    typeof d.journalBytes === 'number' && Array.isArray(d.runs);
+}
+
+/**
+ * Durable progress for one pipeline. Cost per item is one slice of an append to the journal (group
+ * commit), whatever the size of the run; the lowdb document is rewritten only when compacting (run
+ * end, stop, resume), because lowdb always rewrites the whole file.
+ */
+export class CheckpointStore {
+  readonly done = new Set<string>();
+  readonly failed = new Map<string, DeadLetter>();
+  readonly stages = new Map<string, { stage: number; json: string }>();
+  readonly outputTail: OutputTail = { committedBytes: null, pendingLines: [], lastGroupLines: [], previousCommittedBytes: null };
+  private journalFd: number;
+  private journalBytes: number;
+  private closed = false;
+
+  private constructor(readonly paths: StatePaths, private readonly db: Low<CheckpointDoc>) {
+    this.journalFd = openSync(paths.journal, 'a');
+    this.journalBytes = fstatSync(this.journalFd).size;
+  }
+
+  get doc(): CheckpointDoc { return this.db.data; }
+
+  /** Opens (or creates) the state of `pipeline`. `fresh` moves any existing state aside first. */
+  static async open(stateRoot: string, pipeline: string, file: string, options: { fresh?: boolean; readOnly?: boolean } = {}): Promise<CheckpointStore> {
+    const paths = statePaths(stateRoot, pipeline);
+    if (options.fresh && existsSync(paths.dir)) renameSync(paths.dir, backupName(paths.dir));
+    mkdirSync(paths.dir, { recursive: true });
+    if (!options.readOnly) acquireLock(paths);
+    const now = new Date().toISOString();
+    const db = new Low<CheckpointDoc>(new JSONFile(paths.doc), {
+      version: 1, pipeline, file, createdAt: now, updatedAt: now, journalBytes: 0, done: [], failed: {}, stages: {}, output: null, runs: [],
+    });
+    try {
+      await db.read();
+    } catch (e) {
+      releaseLock(paths);
+      throw messages.stateCorrupt(paths.doc, (e as Error).message);
+    }
+    if (!isDoc(db.data)) {
+      releaseLock(paths);
+      throw messages.stateCorrupt(paths.doc, 'not a pipeline-tui state document (version 1)');
+    }
+    if (!options.readOnly) trimPartialTail(paths.journal);
+    const store = new CheckpointStore(paths, db);
+    try {
+      await store.replay();
+    } catch (e) {
+      store.close();
+      if (e instanceof JournalCorruptError) throw messages.stateCorrupt(paths.journal, e.message);
+      throw e;
+    }
+    return store;
+  }
+
+  private async replay(): Promise<void> {
+    const doc = this.db.data;
+    for (const id of doc.done) this.done.add(id);
+    for (const [id, d] of Object.entries(doc.failed)) this.failed.set(id, d);
+    for (const [id, s] of Object.entries(doc.stages ?? {})) this.stages.set(id, s);
+    const tail = this.outputTail;
+    tail.committedBytes = doc.output?.bytes ?? null;
+    if (doc.journalBytes > this.journalBytes) throw new JournalCorruptError(0, `shorter (${this.journalBytes} bytes) than the state document says (${doc.journalBytes})`);
+    for await (const e of readJournal(this.paths.journal, doc.journalBytes)) {
+      switch (e.k) {
+        case 'd':
+          this.done.add(e.id);
+          this.failed.delete(e.id);
+          this.stages.delete(e.id);
+          tail.pendingLines.push(e);
+          break;
+        case 's': this.stages.set(e.id, { stage: e.st, json: e.r }); break;
+        case 'f': this.failed.set(e.id, e.e); this.stages.delete(e.id); break;
+        case 'o':
+          tail.previousCommittedBytes = tail.committedBytes;
+          tail.committedBytes = e.b;
+          tail.lastGroupLines = tail.pendingLines;
+          tail.pendingLines = [];
+          break;
+      }
+    }
+  }
+
+  get journalSize(): number { return this.journalBytes; }
+
+  /** One write per group: entries become durable (against a process crash) when this returns. */
+  append(text: string): void {
+    if (text.length === 0) return;
+    const buf = Buffer.from(text);
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.journalFd, buf, off);
+    this.journalBytes += buf.length;
+  }
+
+  /** Folds the in-memory view into the lowdb document, which is then consistent with the journal up to now. */
+  async compact(extra: { output?: { path: string; bytes: number } | null; run?: RunRecord } = {}): Promise<void> {
+    const doc = this.db.data;
+    doc.updatedAt = new Date().toISOString();
+    doc.journalBytes = this.journalBytes;
+    doc.done = [...this.done];
+    doc.failed = Object.fromEntries(this.failed);
+    doc.stages = Object.fromEntries(this.stages);
+    if (extra.output !== undefined) doc.output = extra.output;
+    if (extra.run) {
+      const last = doc.runs.at(-1);
+      if (last && last.startedAt === extra.run.startedAt) doc.runs[doc.runs.length - 1] = extra.run;
+      else doc.runs.push(extra.run);
+      if (doc.runs.length > 100) doc.runs.splice(0, doc.runs.length - 100);
+    }
+    await this.db.write();
+    doc.done = []; // the Set is the live copy; keeping both would double the memory of a large run
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.journalFd);
+    releaseLock(this.paths);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+function acquireLock(paths: StatePaths): void {
+  if (existsSync(paths.lock)) {
+    const pid = Number(readFileSync(paths.lock, 'utf8').trim());
+    // A lock left by a killed process is stale; only a live owner (other than us) blocks.
+    if (Number.isInteger(pid) && pid !== process.pid && pidAlive(pid)) throw messages.stateLocked(paths.dir, pid);
+  }
+  writeFileSync(paths.lock, String(process.pid));
+}
+
+function releaseLock(paths: StatePaths): void {
+  try {
+    if (existsSync(paths.lock) && readFileSync(paths.lock, 'utf8').trim() === String(process.pid)) rmSync(paths.lock);
+  } catch { /* best effort: a stale lock is detected by pid next time */ }
+}

@@ -1,0 +1,128 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { createEngine } from '../engine/engine.js';
+import { messages } from '../engine/errors.js';
+import { importPipelineModule, loadPipeline, pipelineExtensions } from '../engine/load.js';
+import { validatePipeline } from '../engine/validate.js';
+import { CheckpointStore } from '../state/checkpoint.js';
+import { statePaths } from '../state/paths.js';
+import { printError } from './print-error.js';
+import { attachJsonReporter, attachPlainReporter } from './report.js';
+
+export interface RunFlags {
+  workers?: number | 'auto';
+  state: string;
+  out?: string;
+  fresh?: boolean;
+  limit?: number;
+  plain?: boolean;
+  json?: boolean;
+  tui?: boolean;
+  simulate?: boolean;
+}
+
+export async function runCommand(ref: string, inputs: string[], flags: RunFlags, extra: { retryFailed?: boolean } = {}): Promise<number> {
+  if (flags.json && flags.plain) throw messages.usage('Expected one of --json or --plain, got both');
+  const pipeline = await loadPipeline(ref);
+  const engine = createEngine(pipeline, {
+    stateDir: flags.state,
+    ...(flags.workers === undefined ? {} : { workers: flags.workers }),
+    ...(flags.out === undefined ? {} : { out: flags.out }),
+    ...(flags.limit === undefined ? {} : { limit: flags.limit }),
+    fresh: flags.fresh ?? false,
+    retryFailed: extra.retryFailed ?? false,
+    simulated: flags.simulate ?? false,
+  });
+  const statusHint = `pipeline-tui status ${pipeline.name}${flags.state === '.pipeline-tui' ? '' : ` --state ${flags.state}`}`;
+  if (flags.json) attachJsonReporter(engine, process.stdout, process.stderr);
+  else attachPlainReporter(engine, process.stdout, process.stderr, statusHint);
+
+  // First signal: drain (running items finish or time out), checkpoint, exit 130. Second: stop at once, still checkpointing.
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`\n[${pipeline.name}] ${sig}: stopping; running items may finish (up to their timeout). ${sig === 'SIGINT' ? 'Ctrl-C again' : 'Signal again'} to stop at once.\n`);
+      void engine.stop();
+    } else {
+      void engine.stop({ force: true });
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await engine.run(inputs);
+    return summary.exitCode;
+  } catch (e) {
+    return printError(e);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function pipelineFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => pipelineExtensions.some((e) => f.endsWith(e)) && !f.endsWith('.d.ts') && !f.startsWith('_')).sort().map((f) => path.join(dir, f));
+}
+
+export async function listCommand(flags: { json?: boolean }): Promise<number> {
+  const rows: { name: string | null; file: string; description: string; error?: string }[] = [];
+  for (const file of pipelineFiles(path.resolve('pipelines'))) {
+    const rel = path.relative(process.cwd(), file);
+    try {
+      const def = await importPipelineModule(file);
+      const problems = validatePipeline(def);
+      const d = def as { name?: unknown; description?: unknown } | null;
+      rows.push({ name: typeof d?.name === 'string' ? d.name : null, file: rel, description: typeof d?.description === 'string' ? d.description : '', ...(problems.length ? { error: problems.join('; ') } : {}) });
+    } catch (e) {
+      rows.push({ name: null, file: rel, description: '', error: (e as Error).message.replace(`${rel}: `, '') });
+    }
+  }
+  if (flags.json) { process.stdout.write(`${JSON.stringify(rows)}\n`); return 0; }
+  if (rows.length === 0) { process.stdout.write('No pipelines in ./pipelines/\n'); return 0; }
+  const w = Math.max(4, ...rows.map((r) => (r.name ?? '?').length));
+  const fw = Math.max(4, ...rows.map((r) => r.file.length));
+  for (const r of rows) {
+    process.stdout.write(`${(r.name ?? '?').padEnd(w)}  ${r.file.padEnd(fw)}  ${r.error ? `BROKEN: ${r.error}` : r.description}\n`);
+  }
+  return 0;
+}
+
+export async function statusCommand(ref: string | undefined, flags: { state: string; json?: boolean }): Promise<number> {
+  const root = path.resolve(flags.state);
+  const names = ref ? [ref.replace(/\.(m?ts|m?js)$/, '').split(/[\\/]/).pop()!] : existsSync(root) ? readdirSync(root).filter((d) => existsSync(statePaths(root, d).doc)) : [];
+  if (ref && !existsSync(statePaths(root, names[0]!).doc)) {
+    throw messages.usage(`No checkpoint for "${names[0]}" in ${root}`, 'Run the pipeline first, or pass --state DIR if it ran with another state directory.');
+  }
+  const reports = [];
+  for (const name of names) {
+    const store = await CheckpointStore.open(root, name, '', { readOnly: true });
+    try {
+      const lastRun = store.doc.runs.at(-1) ?? null;
+      const failed = [...store.failed.values()].map((d) => {
+        const e = d.errors.at(-1);
+        return { id: d.id, source: d.source, attempts: d.attempts, error: e ? { code: e.code, message: e.message, category: e.category, ...(e.file ? { file: e.file } : {}), ...(e.line ? { line: e.line } : {}) } : null };
+      });
+      const pending = store.stages.size + Math.max(0, (lastRun?.total ?? 0) - store.done.size - store.failed.size);
+      reports.push({ pipeline: name, state: store.paths.dir, counts: { done: store.done.size, failed: store.failed.size, pending }, failed, lastRun });
+    } finally {
+      store.close();
+    }
+  }
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(ref ? reports[0] : reports, null, 2)}\n`);
+    return 0;
+  }
+  if (reports.length === 0) process.stdout.write(`No checkpoints in ${root}\n`);
+  for (const r of reports) {
+    process.stdout.write(`${r.pipeline}: done ${r.counts.done}, failed ${r.counts.failed}, pending ${r.counts.pending}   (${r.state})\n`);
+    if (r.lastRun) process.stdout.write(`  last run: ${r.lastRun.status}, started ${r.lastRun.startedAt}${r.lastRun.endedAt ? `, ended ${r.lastRun.endedAt}` : ''}\n`);
+    for (const f of r.failed.slice(0, 50)) {
+      const where = 'line' in f.source ? `${f.source.file}:${f.source.line}` : 'row' in f.source ? `${f.source.file} row ${f.source.row}` : f.source.file;
+      process.stdout.write(`  ✗ ${f.id}  (${where}, ${f.attempts} attempt${f.attempts === 1 ? '' : 's'}) ${f.error ? `${f.error.code}: ${f.error.message}` : ''}\n`);
+    }
+    if (r.failed.length > 50) process.stdout.write(`  … and ${r.failed.length - 50} more (use --json for all)\n`);
+  }
+  return 0;
+}
