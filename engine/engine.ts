@@ -210,6 +210,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       if (this.seen.has(id)) { this.stats_.counts.skipped++; continue; }
       this.seen.add(id);
       if (!this.opts.retryFailed && (store.done.has(id) || store.failed.has(id))) continue;
+      if ('line' in rec.source && rec.error === undefined) this.clearParseFailure(`${rec.source.file}:${rec.source.line}`);
       const item: Item = { id, n: seq, source: rec.source, priority: 0, stage: 0, attempt: 0, errors: [] };
       if (rec.error !== undefined) { this.deadLetterNow(item, ErrorCode.ParseError, rec.error); continue; }
       if (this.opts.retryFailed) { store.failed.delete(id); this.stats_.counts.failed--; }
@@ -230,6 +231,15 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     const c = this.stats_.counts;
     if (!this.opts.retryFailed && !this.stopping) { c.total = n; c.totalKnown = true; }
     this.checkFinished();
+  }
+
+  /** A line that failed to parse in an earlier run and parses now: its old dead letter goes. */
+  private clearParseFailure(key: string): void {
+    const store = this.store!;
+    if (store.failed.get(key)?.errors.at(-1)?.code !== ErrorCode.ParseError) return;
+    store.append(journalLine.cleared(key));
+    store.failed.delete(key);
+    this.stats_.counts.failed--;
   }
 
   private async *deadLetterRecords(): AsyncGenerator<InputRecord> {

@@ -119,6 +119,7 @@ export class CheckpointStore {
           this.stages.delete(e.id);
           tail.pendingLines.push(e);
           break;
+        case 'x': this.failed.delete(e.id); break;
         case 's': this.stages.set(e.id, { stage: e.st, json: e.r }); break;
         case 'f': this.failed.set(e.id, e.e); this.stages.delete(e.id); break;
         case 'o':

@@ -16,7 +16,9 @@ export type JournalEntry =
   | { k: 'd'; n: number; id: string; result: unknown; source: ItemSource }
   | { k: 's'; id: string; st: number; r: string }
   | { k: 'f'; id: string; e: DeadLetter }
-  | { k: 'o'; b: number };
+  | { k: 'o'; b: number }
+  /** A dead letter resolved without a new result under its id (a fixed input line now parses, under its real id). */
+  | { k: 'x'; id: string };
 
 export const journalLine = {
   /** `core` is `"id":…,"result":…,"source":…}` as the worker built it. */
@@ -24,6 +26,7 @@ export const journalLine = {
   stage: (id: string, stage: number, json: string) => `{"k":"s","id":${JSON.stringify(id)},"st":${stage},"r":${JSON.stringify(json)}}\n`,
   failed: (d: DeadLetter) => `{"k":"f","id":${JSON.stringify(d.id)},"e":${JSON.stringify(d)}}\n`,
   output: (bytes: number) => `{"k":"o","b":${bytes}}\n`,
+  cleared: (id: string) => `{"k":"x","id":${JSON.stringify(id)}}\n`,
 };
 
 export class JournalCorruptError extends Error {

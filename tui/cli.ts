@@ -36,6 +36,7 @@ export function buildProgram(): Command {
     .description('Run batches of records through a TypeScript pipeline, in parallel, with a checkpoint and a live view.')
     .version(pkg.version, '--version')
     .showHelpAfterError('(run with --help for usage)')
+    .enablePositionalOptions()
     .exitOverride();
 
   withRunFlags(program.command('run').description('process INPUTs (files, folders, globs; default: the pipeline\'s input) and exit'))

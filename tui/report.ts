@@ -44,7 +44,8 @@ export function attachPlainReporter(engine: Engine, out: NodeJS.WritableStream, 
       case 'worker': if (e.status === 'crashed' || e.status === 'timeout') err.write(`[${engine.pipeline.name}] worker ${e.worker} ${e.status}: ${e.reason ?? ''}; replaced\n`); break;
       case 'end': {
         const s = engine.stats();
-        out.write(`${progressLine(engine.pipeline.name, e.summary.status === 'completed' ? { ...s.counts, total: e.summary.totals.total, totalKnown: true } : s.counts, s.rate, null, s.workers.size)}\n`);
+        const counts = e.summary.status === 'completed' ? { ...s.counts, total: e.summary.totals.total, totalKnown: true } : s.counts;
+        out.write(`${progressLine(engine.pipeline.name, counts, e.summary.throughput.itemsPerSecond, null, e.summary.workers.final)}\n`);
         for (const l of summaryLines(e.summary, statusHint)) out.write(`${l}\n`);
         break;
       }
