@@ -64,6 +64,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   private output: JsonlOutput | undefined;
   private pending: Pending[] = [];
   private flushScheduled = false;
+  private kickScheduled = false;
   private retryTimers = new Set<NodeJS.Timeout>();
   private inMemory = 0;
   private windowWaiter: (() => void) | undefined;
@@ -189,11 +190,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 
   private async pump(files: string[]): Promise<void> {
     const store = this.store!;
-    const source: AsyncIterable<InputRecord> = this.opts.retryFailed ? this.deadLetterRecords() : readInputs(files, this.opts.cwd);
+    const source: AsyncIterable<InputRecord[]> = this.opts.retryFailed ? this.deadLetterRecords() : readInputs(files, this.opts.cwd);
     let n = 0;
-    for await (const rec of source) {
-      if (this.stopping || this.fatal) break;
-      if (n >= this.opts.limit) break;
+    reading: for await (const batch of source) for (const rec of batch) {
+      if (this.stopping || this.fatal || n >= this.opts.limit) break reading;
       const seq = n++;
       let id: string;
       if (rec.error !== undefined) {
@@ -210,7 +210,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       if (this.seen.has(id)) { this.stats_.counts.skipped++; continue; }
       this.seen.add(id);
       if (!this.opts.retryFailed && (store.done.has(id) || store.failed.has(id))) continue;
-      if ('line' in rec.source && rec.error === undefined) this.clearParseFailure(`${rec.source.file}:${rec.source.line}`);
+      if (store.failed.size > 0 && 'line' in rec.source) this.clearParseFailure(`${rec.source.file}:${rec.source.line}`);
       const item: Item = { id, n: seq, source: rec.source, priority: 0, stage: 0, attempt: 0, errors: [] };
       if (rec.error !== undefined) { this.deadLetterNow(item, ErrorCode.ParseError, rec.error); continue; }
       if (this.opts.retryFailed) { store.failed.delete(id); this.stats_.counts.failed--; }
@@ -224,7 +224,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       }
       this.inMemory++;
       this.queues[item.stage]!.enqueue(item, item.priority);
-      this.pools[item.stage]!.kick();
+      this.scheduleKick();
       if (this.inMemory >= this.opts.window) await new Promise<void>((r) => { this.windowWaiter = r; });
     }
     this.readingDone = true;
@@ -242,11 +242,19 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     this.stats_.counts.failed--;
   }
 
-  private async *deadLetterRecords(): AsyncGenerator<InputRecord> {
-    for (const d of [...this.store!.failed.values()]) {
-      if ((d as DeadLetter & { record?: unknown }).record === undefined) continue; // parse errors: fix the input and re-run
-      yield { record: (d as DeadLetter & { record?: unknown }).record, source: d.source };
-    }
+  private async *deadLetterRecords(): AsyncGenerator<InputRecord[]> {
+    // Parse errors have no record: those are fixed in the input and picked up by a normal run.
+    yield [...this.store!.failed.values()].filter((d) => d.record !== undefined).map((d) => ({ record: d.record, source: d.source }));
+  }
+
+  /** Coalesces dispatch: records arrive a chunk at a time, and a kick per record would send batches of one. */
+  private scheduleKick(): void {
+    if (this.kickScheduled) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      for (const p of this.pools) p.kick();
+    });
   }
 
   private onResults(stage: number, items: Item[], results: WireResult[]): void {
@@ -300,8 +308,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     this.retryTimers.add(timer);
   }
 
-  private deadLetter(item: Item): DeadLetter & { record?: unknown } {
-    const d: DeadLetter & { record?: unknown } = { id: item.id, source: item.source, attempts: item.attempt, stage: item.stage, errors: item.errors, at: new Date().toISOString() };
+  private deadLetter(item: Item): DeadLetter {
+    const d: DeadLetter = { id: item.id, source: item.source, attempts: item.attempt, stage: item.stage, errors: item.errors, at: new Date().toISOString() };
     const record = item.rj !== undefined ? JSON.parse(item.rj) : item.record;
     if (record !== undefined) d.record = record;
     return d;

@@ -1,7 +1,6 @@
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parse as parseCsv } from 'csv-parse';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import { messages } from './errors.js';
@@ -16,7 +15,8 @@ export interface InputReader {
   readonly extensions: readonly string[];
   /** Cheap estimate of the record count, for progress before the file is fully read. */
   estimate(file: string): Promise<number>;
-  read(file: string, display: string): AsyncIterable<InputRecord>;
+  /** Records in batches: per-record async iteration costs more than parsing a small record. */
+  read(file: string, display: string): AsyncIterable<InputRecord[]>;
 }
 
 async function countLines(file: string): Promise<number> {
@@ -30,21 +30,39 @@ async function countLines(file: string): Promise<number> {
   return last === 10 ? n : n + 1;
 }
 
+/** Splits a byte stream into lines without readline: one pass over each chunk, one batch per chunk. */
+async function* lineBatches(file: string): AsyncGenerator<{ first: number; lines: string[] }> {
+  let carry = '';
+  let line = 0;
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 18 }) as AsyncIterable<string>) {
+    const parts = (carry + chunk).split('\n');
+    carry = parts.pop()!;
+    const first = line + 1;
+    line += parts.length;
+    yield { first, lines: parts };
+  }
+  if (carry !== '') yield { first: line + 1, lines: [carry] };
+}
+
 const jsonl: InputReader = {
   extensions: ['.jsonl', '.ndjson'],
   estimate: countLines,
   async *read(file, display) {
-    const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-    let line = 0;
-    for await (const text of rl) {
-      line++;
-      const t = line === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-      if (t.trim() === '') continue;
-      try {
-        yield { record: JSON.parse(t), source: { file: display, line } };
-      } catch (e) {
-        yield { error: `${display}:${line}: invalid JSON (${(e as Error).message}); fix the line and run \`pipeline-tui retry\``, source: { file: display, line } };
+    for await (const { first, lines } of lineBatches(file)) {
+      const out: InputRecord[] = [];
+      for (let i = 0; i < lines.length; i++) {
+        const line = first + i;
+        let t = lines[i]!;
+        if (t.endsWith('\r')) t = t.slice(0, -1);
+        if (line === 1 && t.charCodeAt(0) === 0xfeff) t = t.slice(1);
+        if (t.length === 0 || t.trim() === '') continue;
+        try {
+          out.push({ record: JSON.parse(t), source: { file: display, line } });
+        } catch (e) {
+          out.push({ error: `${display}:${line}: invalid JSON (${(e as Error).message}); fix the line and run the pipeline again`, source: { file: display, line } });
+        }
       }
+      if (out.length > 0) yield out;
     }
   },
 };
@@ -61,7 +79,9 @@ const json: InputReader = {
       throw messages.inputInvalid(display, `invalid JSON (${(e as Error).message})`, 'A .json input must hold one array of records or one object; use .jsonl for one record per line.');
     }
     const list = Array.isArray(data) ? data : [data];
-    for (let i = 0; i < list.length; i++) yield { record: list[i], source: { file: display, row: i + 1 } };
+    for (let i = 0; i < list.length; i += 1000) {
+      yield list.slice(i, i + 1000).map((record, j) => ({ record, source: { file: display, row: i + j + 1 } }));
+    }
   },
 };
 
@@ -95,11 +115,14 @@ const csv: InputReader = {
       const line = err.lines ?? 0;
       errors.push({ error: `${display}:${line}: ${err.message}; fix the row and run \`pipeline-tui retry\``, source: { file: display, line } });
     });
+    let batch: InputRecord[] = [];
     for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-      while (errors.length > 0) yield errors.shift()!;
-      yield { record: rec.record, source: { file: display, line: rec.info.lines } };
+      if (errors.length > 0) batch.push(...errors.splice(0));
+      batch.push({ record: rec.record, source: { file: display, line: rec.info.lines } });
+      if (batch.length >= 1000) { yield batch; batch = []; }
     }
-    while (errors.length > 0) yield errors.shift()!;
+    batch.push(...errors.splice(0));
+    if (batch.length > 0) yield batch;
   },
 };
 
@@ -107,7 +130,7 @@ const text: InputReader = {
   extensions: ['.txt', '.md', '.markdown'],
   async estimate() { return 1; },
   async *read(file, display) {
-    yield { record: { path: display, text: await readFile(file, 'utf8') }, source: { file: display } };
+    yield [{ record: { path: display, text: await readFile(file, 'utf8') }, source: { file: display } }];
   },
 };
 
@@ -149,7 +172,7 @@ export async function expandInputs(patterns: string[], cwd = process.cwd()): Pro
 }
 
 /** All records of all files, in order, streamed: nothing but the current chunk of each file is held. */
-export async function* readInputs(files: string[], cwd = process.cwd()): AsyncGenerator<InputRecord> {
+export async function* readInputs(files: string[], cwd = process.cwd()): AsyncGenerator<InputRecord[]> {
   for (const f of files) yield* readerFor(f)!.read(f, path.relative(cwd, f) || f);
 }
 

@@ -111,9 +111,12 @@ export class WorkerPool<T> {
   /** Offers work to every worker with room for another batch. */
   kick(): void {
     if (this.stopped) return;
-    const readyWorkers = [...this.workers].filter((w) => w.thread && !w.dead && !w.retiring);
-    const fair = Math.max(1, Math.ceil(this.source.waiting / Math.max(1, readyWorkers.length)));
-    for (const w of readyWorkers) {
+    const waiting = this.source.waiting;
+    if (waiting === 0) return;
+    // Split what is waiting fairly, so the last items do not all land in one worker while others idle.
+    const fair = Math.max(1, Math.ceil(waiting / Math.max(1, this.workers.size)));
+    for (const w of this.workers) {
+      if (!w.thread || w.dead || w.retiring) continue;
       while (w.batches < this.sizer.maxOutstanding) {
         const items = this.source.take(Math.min(this.sizer.size, fair));
         if (items.length === 0) return;

@@ -9,6 +9,8 @@ export interface DeadLetter {
   stage: number;
   errors: AttemptError[];
   at: string;
+  /** The record as it entered the failed stage, so `retry` needs no input files. Absent for parse errors. */
+  record?: unknown;
 }
 
 /** Journal lines. Short keys: a 1M-item run writes a million of them. */

@@ -1,0 +1,53 @@
+// `npm run bench`: speed and memory against the named peers, measured in one run on this machine.
+// Targets live here, never in tests: tests assert behaviour, this file measures.
+import os from 'node:os';
+import { checkpointCost, cpuBound, dispatchLatency, engineThroughput, millionLines } from './engine-bench.js';
+import { piscinaAllAtOnce, piscinaWindow, threadsSpawn } from './peers.js';
+import { printTable, type Row } from './util.js';
+
+const quick = process.argv.includes('--quick');
+const N = quick ? 20_000 : 100_000;
+const MILLION = quick ? 200_000 : 1_000_000;
+const threads = 2;
+const fmt = (v: number, d = 0) => v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const rows: Row[] = [];
+const step = (s: string) => process.stderr.write(`bench: ${s}\n`);
+
+process.stdout.write(`pipeline-tui bench — node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${threads} worker threads${quick ? ', --quick sizes' : ''}\n\n`);
+
+step(`engine, ${fmt(N)} trivial items`);
+const ours = await engineThroughput(N, threads);
+step('piscina, all at once');
+const pAll = await piscinaAllAtOnce(N, threads);
+step('piscina, 64 in flight');
+const p64 = await piscinaWindow(N, threads, 64);
+step('threads.js spawn, 64 in flight');
+const tjs = await threadsSpawn(N, threads, 64);
+const bestPiscina = Math.max(pAll, p64);
+rows.push({ metric: `items/s, ${fmt(N)} trivial items (checkpoint on)`, ours: fmt(ours), peer: `piscina all-at-once ${fmt(pAll)}`, ratio: `${fmt(ours / pAll, 2)}x`, target: '>= 3x piscina', ok: ours / bestPiscina >= 3 });
+rows.push({ metric: '', ours: '', peer: `piscina 64 in flight ${fmt(p64)}`, ratio: `${fmt(ours / p64, 2)}x`, target: '>= 3x piscina', ok: ours / p64 >= 3 });
+rows.push({ metric: '', ours: '', peer: `threads.js spawn ${fmt(tjs)}`, ratio: `${fmt(ours / tjs, 2)}x`, target: '', ok: null });
+
+step('CPU-bound, 1 vs 2 threads');
+const cpuItems = quick ? 60 : 200;
+await cpuBound(20, 1); // warm the transpile cache and the JIT
+const t1 = await cpuBound(cpuItems, 1);
+const t2 = await cpuBound(cpuItems, 2);
+rows.push({ metric: `CPU-bound speedup 1->2 threads (${cpuItems} items)`, ours: `${fmt(t1 / t2, 3)}x (${fmt(t1)} ms -> ${fmt(t2)} ms)`, target: '>= 1.93', ok: t1 / t2 >= 1.93 });
+
+step('idle dispatch latency');
+const lat = await dispatchLatency(quick ? 300 : 2000);
+rows.push({ metric: 'idle dispatch latency p50 / p99', ours: `${fmt(lat.p50, 1)} µs / ${fmt(lat.p99, 1)} µs`, target: 'p50 < 50 µs', ok: lat.p50 < 50 });
+
+step(`checkpoint cost over ${fmt(MILLION)} items`);
+const ck = await checkpointCost(MILLION, MILLION / 10);
+rows.push({ metric: `checkpoint cost/item, first vs last ${fmt(MILLION / 10)}`, ours: `${fmt(ck.firstUs, 3)} µs vs ${fmt(ck.lastUs, 3)} µs`, ratio: `${fmt(ck.lastUs / ck.firstUs, 2)}x`, target: 'last within 10% of first', ok: ck.lastUs <= ck.firstUs * 1.1 });
+rows.push({ metric: `resume: open ${fmt(MILLION)}-item state`, ours: `${fmt(ck.resumeCompactedMs)} ms compacted, ${fmt(ck.resumeCrashMs)} ms after a crash`, target: '< 2 s', ok: Math.max(ck.resumeCompactedMs, ck.resumeCrashMs) < 2000 });
+
+step(`CLI on a ${fmt(MILLION)}-line jsonl`);
+const m = await millionLines(MILLION);
+rows.push({ metric: `peak RSS, CLI on ${fmt(MILLION)}-line jsonl`, ours: `${fmt(m.rssMb)} MB (${fmt(m.itemsPerSec)} items/s)`, target: '< 300 MB', ok: m.rssMb < 300 });
+rows.push({ metric: `re-run with all ${fmt(MILLION)} done (resume, nothing left)`, ours: `${fmt(m.resumeRunMs)} ms`, target: '', ok: null });
+
+process.stdout.write('\n');
+printTable(rows);
