@@ -50,3 +50,22 @@ export async function threadsSpawn(n: number, threads: number, inFlight: number)
   await Promise.all(workers.map((w) => Thread.terminate(w)));
   return n / s;
 }
+
+/** The floor for any message-based pool: a bare worker_threads postMessage to an idle worker, in microseconds. */
+export async function rawPostMessageLatency(samples: number): Promise<{ p50: number; p99: number }> {
+  const { Worker: NodeWorker } = await import('node:worker_threads');
+  const w = new NodeWorker(`require('node:worker_threads').parentPort.on('message', () => require('node:worker_threads').parentPort.postMessage(performance.timeOrigin + performance.now()));`, { eval: true });
+  const lat: number[] = [];
+  for (let i = 0; i < samples + 50; i++) {
+    await new Promise((r) => setTimeout(r, 2));
+    const reply = new Promise<number>((r) => w.once('message', r));
+    const t0 = performance.timeOrigin + performance.now();
+    w.postMessage(0);
+    const at = await reply;
+    if (i >= 50) lat.push((at - t0) * 1000);
+  }
+  await w.terminate();
+  lat.sort((a, b) => a - b);
+  const pick = (p: number) => lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)]!;
+  return { p50: pick(50), p99: pick(99) };
+}

@@ -336,7 +336,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   private flush(): void {
     this.flushScheduled = false;
     const batch = this.pending;
-    if (batch.length === 0) return;
+    // Even with nothing to write, a result that became a retry may have been the last one a stop waited for.
+    if (batch.length === 0) { this.checkFinished(); return; }
     this.pending = [];
     const store = this.store!;
     let journal = '';
