@@ -48,12 +48,15 @@ export interface WorkerInit {
   timeouts: number[];
 }
 
+/**
+ * Batches travel as single tagged messages beside threads.js's protocol: a threads.js call costs
+ * three messages (run, running, result) and a listener per call, which at 100k items is the cost.
+ * threads.js still spawns the worker, checks its start-up and exposes its control API.
+ */
+export interface BatchMessage { __pt: 'batch'; stage: number; items: WireItem[] }
+
 /** Raw messages a worker posts outside threads.js's request/response protocol. */
 export type WorkerSideMessage =
+  | { __pt: 'results'; results: WireResult[] }
   | { __pt: 'log'; id: string | null; message: string }
   | { __pt: 'crash'; error: WireError };
-
-export const workerApi = ['runBatch'] as const;
-export interface WorkerApi {
-  runBatch(stage: number, items: WireItem[]): Promise<WireResult[]>;
-}

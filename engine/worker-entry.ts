@@ -5,7 +5,7 @@ import { describeThrown, ErrorCode, isPermanent } from './errors.js';
 import { importPipelineModule } from './load.js';
 import { locateInPipeline } from './stack.js';
 import type { ProcessContext, ProcessFn, PipelineDefinition } from './types.js';
-import type { WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
+import type { BatchMessage, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
 
 process.setSourceMapsEnabled(true);
 const init = workerData as WorkerInit;
@@ -94,10 +94,18 @@ async function runOne(stage: number, item: WireItem): Promise<WireResult> {
   }
 }
 
+// Batches run one after another, in arrival order, items within a batch in order.
+let chain: Promise<void> = Promise.resolve();
+parentPort!.on('message', (m: BatchMessage) => {
+  if (m?.__pt !== 'batch') return;
+  chain = chain.then(async () => {
+    const out: WireResult[] = new Array(m.items.length);
+    for (let i = 0; i < m.items.length; i++) out[i] = await runOne(m.stage, m.items[i]!);
+    post({ __pt: 'results', results: out });
+  });
+});
+
 expose({
-  async runBatch(stage: number, items: WireItem[]): Promise<WireResult[]> {
-    const out: WireResult[] = new Array(items.length);
-    for (let i = 0; i < items.length; i++) out[i] = await runOne(stage, items[i]!);
-    return out;
-  },
+  /** Which stages this worker can run; the pool checks it against the main thread's view of the file. */
+  stages: () => processors.length,
 });

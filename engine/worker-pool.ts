@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { spawn, Thread, Worker } from './threads.js';
 import { ErrorCode, messages } from './errors.js';
 import { BatchSizer } from './batching.js';
-import type { WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
+import type { BatchMessage, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
 
 /** Where the pool gets work from; the engine owns ordering, the pool only asks. */
 export interface PoolSource<T> {
@@ -32,7 +32,7 @@ interface PoolWorker<T> {
   id: number;
   slot: number;
   native: InstanceType<typeof Worker>;
-  thread: { runBatch(stage: number, items: WireItem[]): Promise<WireResult[]> } | undefined;
+  thread: { stages(): Promise<number> } | undefined;
   outstanding: Map<number, T>;
   batches: number;
   nextSeq: number;
@@ -133,10 +133,8 @@ export class WorkerPool<T> {
       wire[i] = this.hooks.toWire(items[i]!, s);
     }
     w.batches++;
-    w.thread!.runBatch(this.stage, wire).then(
-      (results) => this.onResults(w, results),
-      (err: unknown) => this.onWorkerGone(w, { name: 'Error', message: `Batch failed in worker: ${String((err as Error)?.message ?? err)}`, code: ErrorCode.WorkerCrashed, permanent: false }, 'crashed'),
-    );
+    const message: BatchMessage = { __pt: 'batch', stage: this.stage, items: wire };
+    w.native.postMessage(message);
   }
 
   private onResults(w: PoolWorker<T>, results: WireResult[]): void {
@@ -169,7 +167,8 @@ export class WorkerPool<T> {
       createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.hooks.log(w.id, null, line));
     }
     n.on('message', (m: WorkerSideMessage) => {
-      if (m?.__pt === 'log') this.hooks.log(w.id, m.id, m.message);
+      if (m?.__pt === 'results') this.onResults(w, m.results);
+      else if (m?.__pt === 'log') this.hooks.log(w.id, m.id, m.message);
       else if (m?.__pt === 'crash') w.crash = m.error;
     });
     n.on('error', (err: Error) => { w.crash ??= { name: err.name, message: err.message, code: ErrorCode.WorkerCrashed, permanent: false }; });
@@ -178,6 +177,8 @@ export class WorkerPool<T> {
     });
     try {
       w.thread = (await spawn(native as never, { timeout: 60_000 })) as unknown as PoolWorker<T>['thread'];
+      const stages = await w.thread!.stages();
+      if (stages !== this.options.timeouts.length) throw new Error(`the worker sees ${stages} stage(s), the main thread ${this.options.timeouts.length}: was the pipeline file changed while starting?`);
     } catch (err) {
       this.startFailures++;
       this.kill(w);
