@@ -3,6 +3,7 @@
 import os from 'node:os';
 import { checkpointCost, cpuBound, dispatchLatency, engineThroughput, millionLines } from './engine-bench.js';
 import { piscinaAllAtOnce, piscinaWindow, rawPostMessageLatency, threadsSpawn } from './peers.js';
+import { latencyBound, limiterComparison } from './provider-bench.js';
 import { printTable, type Row } from './util.js';
 
 const quick = process.argv.includes('--quick');
@@ -49,6 +50,16 @@ step(`CLI on a ${fmt(MILLION)}-line jsonl`);
 const m = await millionLines(MILLION);
 rows.push({ metric: `peak RSS, CLI on ${fmt(MILLION)}-line jsonl`, ours: `${fmt(m.rssMb)} MB (${fmt(m.itemsPerSec)} items/s)`, target: '< 300 MB', ok: m.rssMb < 300 });
 rows.push({ metric: `re-run with all ${fmt(MILLION)} done (resume, nothing left)`, ours: `${fmt(m.resumeRunMs)} ms`, target: '', ok: null });
+
+step('rate limiters: 400 jobs of 100 ms at 20/s (ours, bottleneck minTime, bottleneck reservoir)');
+const lim = await limiterComparison(quick ? 120 : 400, 20, 100);
+const limRow = (r: { achievedPct: number; maxPerSecond: number; rateLimited: number }) => `${fmt(r.achievedPct, 1)}% of limit, max ${r.maxPerSecond}/s, ${r.rateLimited} 429s`;
+rows.push({ metric: `limiter, ${quick ? 120 : 400} jobs at 20/s (server-measured)`, ours: limRow(lim.ours), peer: `bottleneck minTime: ${limRow(lim.minTime)}`, target: '>= 99.5%, max <= 20/s, 0 429s', ok: lim.ours.achievedPct >= 99.5 && lim.ours.maxPerSecond <= 20 && lim.ours.rateLimited === 0 });
+rows.push({ metric: '', ours: '', peer: `bottleneck reservoir: ${limRow(lim.reservoir)}`, target: '', ok: null });
+
+step('latency-bound run: 1,000 items, 200 ms latency, 3,500 RPM');
+const lb = await latencyBound(quick ? 300 : 1000, 200, 3500, 16);
+rows.push({ metric: `latency-bound (${quick ? 300 : 1000} items, 200 ms, 3,500 RPM, 16 workers)`, ours: `${fmt(lb.seconds, 2)} s, ${lb.violations} violations, ${lb.rateLimited} 429s`, peer: `ideal ${fmt(lb.ideal, 2)} s`, ratio: `${fmt(lb.seconds / lb.ideal, 3)}x`, target: 'within 5% of ideal', ok: lb.seconds <= lb.ideal * 1.05 && lb.violations === 0 });
 
 process.stdout.write('\n');
 printTable(rows);

@@ -17,7 +17,8 @@ export class BatchSizer {
   }
 
   get size(): number {
-    if (this.perItemMs < 0) return 4; // unknown cost: probe small
+    // Unknown cost: one item, so a slow first item is reported (and made durable) on its own.
+    if (this.perItemMs < 0) return 1;
     if (this.perItemMs >= this.targetMs) return 1;
     return Math.max(1, Math.min(this.maxBatch, Math.floor(this.targetMs / Math.max(this.perItemMs, 0.0005))));
   }

@@ -6,11 +6,13 @@ import { journalLine, readJournal, type DeadLetter } from '../state/journal.js';
 import { backoffDelay } from './backoff.js';
 import { categoryOf, ErrorCode, PipelineTuiError, describeThrown } from './errors.js';
 import { defaultId } from './ids.js';
-import { estimateTotal, expandInputs, readInputs, type InputRecord } from './inputs.js';
-import { JsonlOutput, writeInInputOrder } from './output.js';
+import { estimateTotal, expandInputs, readInputs, readOptionsOf, type InputRecord, type RecordSource } from './inputs.js';
+import { openOutput, type OutputWriter } from './outputs/index.js';
 import { BucketPriorityQueue, clampPriority, type ItemQueue } from './priority-queue.js';
 import { RunStats } from './stats.js';
 import { WorkerPool } from './worker-pool.js';
+import { ProviderHub } from './providers/hub.js';
+import type { SimulatorOptions } from './providers/simulator.js';
 import type { AttemptError, EngineEvent, EngineStats, ItemSource, LoadedPipeline, RunSummary } from './types.js';
 import type { WireError, WireItem, WireResult } from './wire.js';
 
@@ -31,8 +33,19 @@ export interface EngineOptions {
   cwd?: string;
   /** Only re-run the dead-lettered items. @default false */
   retryFailed?: boolean;
-  /** Label the run as simulated (providers answered by the loopback simulator). @default false */
-  simulated?: boolean;
+  /**
+   * Records to process instead of reading inputs (watch mode's never-ending source). The run ends when
+   * the source ends; after stop() the caller ends it. @default the inputs, each read once
+   */
+  source?: RecordSource;
+  /** Answer every provider with the loopback simulator. @default false */
+  simulate?: boolean;
+  /** Providers with no API key in the environment are answered by the simulator (and the run is labelled so). @default true */
+  simulateMissing?: boolean;
+  /** Simulator behaviour (latency, error and 429 rates). @default the simulator's defaults */
+  simulator?: SimulatorOptions;
+  /** Environment for provider keys and base URLs. @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 interface Item {
@@ -53,15 +66,16 @@ type Pending = { kind: 'done'; item: Item; core: string; ms: number } | { kind: 
 /** Runs one pipeline over its inputs: streaming, supervised, checkpointed, observable. */
 export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   readonly pipeline: LoadedPipeline;
-  private readonly opts: Required<Omit<EngineOptions, 'workers'>> & { workers: EngineOptions['workers'] };
+  private readonly opts: Required<Omit<EngineOptions, 'workers' | 'source'>> & { workers: EngineOptions['workers']; source: RecordSource | undefined };
   private readonly queues: ItemQueue<Item>[];
   private readonly pools: WorkerPool<Item>[] = [];
   private readonly stats_ = new RunStats();
   private readonly seen = new Set<string>();
   private readonly failedRecords = new Map<string, Item>();
   private store: CheckpointStore | undefined;
-  /** The streamed jsonl output; absent when the output is written whole at the end (`order: 'input'`). */
-  private output: JsonlOutput | undefined;
+  private hub: ProviderHub | undefined;
+  /** Streamed (jsonl, `order: 'completion'`) or rebuilt whole from the journal (the other formats). */
+  private output: OutputWriter | undefined;
   private pending: Pending[] = [];
   private flushScheduled = false;
   private kickScheduled = false;
@@ -92,7 +106,11 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       window: options.window ?? 10_000,
       cwd,
       retryFailed: options.retryFailed ?? false,
-      simulated: options.simulated ?? false,
+      source: options.source,
+      simulate: options.simulate ?? false,
+      simulateMissing: options.simulateMissing ?? true,
+      simulator: options.simulator ?? {},
+      env: options.env ?? process.env,
     };
     if (!(this.opts.limit > 0)) throw new TypeError(`Expected limit to be a positive number, got ${this.opts.limit} (${typeof this.opts.limit})`);
     this.queues = pipeline.stages.map(() => new BucketPriorityQueue<Item>());
@@ -115,19 +133,23 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     this.startedAt = Date.now();
     this.state = 'running';
     const patterns = inputs && inputs.length > 0 ? inputs : this.pipeline.input;
-    const files = this.opts.retryFailed ? [] : patterns.length > 0 ? await expandInputs(patterns, this.opts.cwd) : [];
-    if (!this.opts.retryFailed && files.length === 0) throw new PipelineTuiError(ErrorCode.Usage, `Pipeline "${this.pipeline.name}" declares no input and none was given`, { hint: `Pass files, folders or globs: pipeline-tui run ${this.pipeline.name} data/*.jsonl` });
+    const files = this.opts.retryFailed || this.opts.source ? [] : patterns.length > 0 ? await expandInputs(patterns, this.opts.cwd, readOptionsOf(this.pipeline.definition)) : [];
+    if (!this.opts.retryFailed && !this.opts.source && files.length === 0) throw new PipelineTuiError(ErrorCode.Usage, `Pipeline "${this.pipeline.name}" declares no input and none was given`, { hint: `Pass files, folders or globs: pipeline-tui run ${this.pipeline.name} data/*.jsonl` });
     const store = await CheckpointStore.open(this.opts.stateDir, this.pipeline.name, this.pipeline.file, { fresh: this.opts.fresh });
     this.store = store;
     const runRecord = { startedAt: new Date(this.startedAt).toISOString(), status: 'running' as const };
     try {
-      const streaming = this.pipeline.order === 'completion' && this.opts.out.endsWith('.jsonl');
-      if (streaming) this.output = await JsonlOutput.open(this.opts.out, store, { fresh: this.opts.fresh, streaming });
+      const source = this.opts.source;
+      this.output = await openOutput(this.opts.out, store, this.pipeline, { fresh: this.opts.fresh, cwd: this.opts.cwd, locate: source?.locate ? (f) => source.locate!(f) : undefined });
       await store.compact({ output: this.outputState(), run: runRecord });
       const c = this.stats_.counts;
       c.done = store.done.size;
       c.failed = store.failed.size;
       c.total = this.opts.retryFailed ? store.done.size + store.failed.size : Math.max(await estimateTotal(files), 0);
+      const providers = this.pipeline.definition.providers ?? {};
+      if (Object.keys(providers).length > 0) {
+        this.hub = await ProviderHub.create(providers, { env: this.opts.env, simulate: this.opts.simulate, simulateMissing: this.opts.simulateMissing, simulator: this.opts.simulator, warn: (m) => this.log(null, null, m) });
+      }
       this.initialWorkers = this.poolSize(0);
       for (const stage of this.pipeline.stages) this.pools.push(this.createPool(stage.index, this.poolSize(stage.index)));
       await Promise.all(this.pools.map((p) => p.start()));
@@ -145,7 +167,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   private outputState(): { path: string; bytes: number } | null {
-    return this.output ? { path: this.output.file, bytes: this.output.bytes } : null;
+    return this.output?.streaming ? { path: this.output.file, bytes: this.output.bytes } : null;
   }
 
   private createPool(stage: number, size: number): WorkerPool<Item> {
@@ -178,6 +200,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
         workerEvent: (status, worker, reason) => this.emitEvent({ type: 'worker', status, worker, stage, ...(reason ? { reason } : {}) }),
         log: (worker, id, message) => this.log(id, worker, message),
         fatal: (err) => this.fail(err),
+        ...(this.hub ? { llm: (provider, request, signal) => this.hub!.call(provider, request, signal) } : {}),
       },
     );
   }
@@ -190,7 +213,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 
   private async pump(files: string[]): Promise<void> {
     const store = this.store!;
-    const source: AsyncIterable<InputRecord[]> = this.opts.retryFailed ? this.deadLetterRecords() : readInputs(files, this.opts.cwd);
+    const source: AsyncIterable<InputRecord[]> = this.opts.source ?? (this.opts.retryFailed ? this.deadLetterRecords() : readInputs(files, this.opts.cwd, readOptionsOf(this.pipeline.definition)));
     let n = 0;
     reading: for await (const batch of source) for (const rec of batch) {
       if (this.stopping || this.fatal || n >= this.opts.limit) break reading;
@@ -343,7 +366,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     let journal = '';
     let out = '';
     for (const p of batch) {
-      if (p.kind === 'done') { journal += journalLine.done(p.item.n, p.core); if (this.output) out += `{${p.core}\n`; }
+      if (p.kind === 'done') { journal += journalLine.done(p.item.n, p.core); if (this.output?.streaming) out += `{${p.core}\n`; }
       else if (p.kind === 'failed') journal += journalLine.failed(p.dead);
       else journal += journalLine.stage(p.item.id, p.item.stage - 1, p.json);
     }
@@ -453,6 +476,11 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     return n;
   }
 
+  /** Whether item `id` has its final outcome (done, or dead-lettered) in the checkpoint. */
+  isSettled(id: string): boolean {
+    return this.store !== undefined && (this.store.done.has(id) || this.store.failed.has(id));
+  }
+
   /** Graceful by default: no new dispatch, running items finish, then checkpoint. `force` terminates workers at once. */
   async stop(options: { force?: boolean } = {}): Promise<void> {
     if (this.state === 'done' || this.state === 'idle') return;
@@ -493,8 +521,13 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       },
       errors: { byCategory: { ...this.stats_.byCategory }, byCode: { ...this.stats_.byCode }, recent: [...this.stats_.recent] },
       processingMs: this.stats_.processing.stats(),
+      providers: this.hub?.usage() ?? {},
+      simulated: this.simulated,
     };
   }
+
+  /** Whether any provider call is answered by the simulator; the UI and the summary must say so. */
+  get simulated(): boolean { return this.opts.simulate || (this.hub?.simulated ?? false); }
 
   private async teardown(): Promise<void> {
     clearInterval(this.ticker);
@@ -502,6 +535,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     this.retryTimers.clear();
     for (const p of this.pools) await p.stop();
     this.flush();
+    await this.hub?.stop();
     this.output?.close();
     this.store?.close();
   }
@@ -513,10 +547,12 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     for (const t of this.retryTimers) clearTimeout(t);
     for (const p of this.pools) await p.stop();
     this.flush();
+    const sim = await this.hub?.simulatorStats();
+    await this.hub?.stop();
     let reduced: unknown;
     if (!stopped && this.pipeline.definition.reduce) reduced = await this.runReduce();
     // A streamed output is complete already; the others are written whole from the journal.
-    if (!this.output) await writeInInputOrder(this.opts.out, store);
+    await this.output?.rewrite();
     const c = this.stats_.counts;
     const exitCode = stopped ? 130 : c.failed > 0 ? 1 : 0;
     const endedAt = new Date();
@@ -524,7 +560,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     const summary: RunSummary = {
       pipeline: this.pipeline.name,
       file: this.pipeline.file,
-      simulated: this.opts.simulated,
+      simulated: this.simulated,
       status: stopped ? 'stopped' : 'completed',
       exitCode,
       startedAt: new Date(this.startedAt).toISOString(),
@@ -534,7 +570,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       processingMs: this.stats_.processing.stats(),
       throughput: { itemsPerSecond: durationMs > 0 ? Math.round(((this.stats_.doneThisRun + this.stats_.failedThisRun) * 1e5) / durationMs) / 100 : 0 },
       errors: { byCategory: { ...this.stats_.byCategory }, byCode: { ...this.stats_.byCode } },
-      providers: {},
+      providers: this.hub?.usage() ?? {},
+      ...(sim ? { simulator: { requests: sim.requests, violations: sim.violations, maxPerSecond: sim.maxPerSecond, rateLimited: sim.rateLimited } } : {}),
       workers: { initial: this.initialWorkers, final: this.pools[0]?.targetSize ?? 0, max: Math.max(...this.pools.map((p) => p.maxSize)), crashes: this.stats().workers.crashes, timeouts: this.stats().workers.timeouts, replacements: this.stats().workers.replacements },
       output: this.opts.out,
       stateDir: store.paths.dir,

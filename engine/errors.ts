@@ -13,6 +13,9 @@ export const ErrorCode = {
   NotSerializable: 'NOT_SERIALIZABLE',
   ParseError: 'PARSE_ERROR',
   PermissionDenied: 'PERMISSION_DENIED',
+  ProviderRateLimited: 'PROVIDER_RATE_LIMITED',
+  ProviderError: 'PROVIDER_ERROR',
+  ProviderRejected: 'PROVIDER_REJECTED',
   // run level
   Usage: 'USAGE',
   PipelineNotFound: 'PIPELINE_NOT_FOUND',
@@ -20,6 +23,9 @@ export const ErrorCode = {
   PipelineInvalid: 'PIPELINE_INVALID',
   InputNotFound: 'INPUT_NOT_FOUND',
   InputInvalid: 'INPUT_INVALID',
+  InputEmpty: 'INPUT_EMPTY',
+  InputUnsupported: 'INPUT_UNSUPPORTED',
+  InputUnreadable: 'INPUT_UNREADABLE',
   StateCorrupt: 'STATE_CORRUPT',
   StateLocked: 'STATE_LOCKED',
   WorkerStart: 'WORKER_START',
@@ -33,6 +39,9 @@ const categoryByCode: Record<string, ErrorCategory> = {
   [ErrorCode.WorkerCrashed]: 'crash',
   [ErrorCode.ParseError]: 'parse',
   [ErrorCode.PermissionDenied]: 'permission',
+  [ErrorCode.ProviderRateLimited]: 'provider',
+  [ErrorCode.ProviderError]: 'provider',
+  [ErrorCode.ProviderRejected]: 'permanent',
 };
 
 export function categoryOf(code: string): ErrorCategory {
@@ -67,6 +76,24 @@ export class PipelineTuiError extends Error {
   }
 }
 
+/** What a sandboxed pipeline asked for and was refused; `run` is a child process (only -A allows those). */
+export type PermissionKind = 'read' | 'write' | 'net' | 'env' | 'run';
+
+/** `Requires read access to "/etc/passwd"; run again with --allow-read=/etc/passwd`: the flag to add, ready to paste. */
+export function permissionMessage(kind: PermissionKind, resource: string, flagValue = resource): string {
+  const flag = kind === 'run' ? '-A' : `--allow-${kind}${flagValue === '' ? '' : `=${flagValue}`}`;
+  return `Requires ${kind} access${resource === '' ? '' : ` to "${resource}"`}; run again with ${flag}`;
+}
+
+/** A sandbox denial. Fails the item at once: running it again without the flag cannot succeed. */
+export class PermissionDeniedError extends Error {
+  readonly code: string = ErrorCode.PermissionDenied;
+  constructor(readonly kind: PermissionKind, readonly resource: string, flagValue?: string) {
+    super(permissionMessage(kind, resource, flagValue));
+    this.name = 'PermissionDeniedError';
+  }
+}
+
 /** Messages for run-level errors are made here, so wording stays consistent across commands. */
 export const messages = {
   stateCorrupt: (file: string, detail: string) =>
@@ -77,12 +104,19 @@ export const messages = {
     new PipelineTuiError(ErrorCode.StateLocked, `State ${dir} is in use by another pipeline-tui process (pid ${pid})`, {
       hint: 'Wait for it to finish or stop it; use --state DIR to run separately.',
     }),
-  inputNotFound: (pattern: string) =>
-    new PipelineTuiError(ErrorCode.InputNotFound, `Input ${pattern} matched no file`, {
-      hint: 'Check the path (relative to the current directory) or pass inputs after the pipeline name.',
-    }),
-  inputInvalid: (file: string, detail: string, hint?: string) =>
-    new PipelineTuiError(ErrorCode.InputInvalid, `Input ${file}: ${detail}`, hint === undefined ? undefined : { hint }),
+  // Input problems read "Input <file>: <what> — <what to do>", on one line, so a log grep shows the fix too.
+  inputNotFound: (pattern: string, kind: 'path' | 'glob' | 'folder' = 'path') =>
+    new PipelineTuiError(ErrorCode.InputNotFound, `Input ${pattern}: ${kind === 'glob' ? 'the pattern matched no file' : kind === 'folder' ? 'the folder holds no file of a supported type' : 'no such file or folder'} — check the path (relative to the current directory) or pass inputs after the pipeline name`),
+  inputInvalid: (file: string, detail: string, todo: string) =>
+    new PipelineTuiError(ErrorCode.InputInvalid, `Input ${file}: ${detail} — ${todo}`),
+  inputEmpty: (file: string) =>
+    new PipelineTuiError(ErrorCode.InputEmpty, `Input ${file}: the file is empty — add records to it or leave it out of the inputs`),
+  inputUnsupported: (file: string, ext: string, supported: string) =>
+    new PipelineTuiError(ErrorCode.InputUnsupported, `Input ${file}: unknown file type "${ext || '(none)'}" — convert it to one of ${supported}, or leave it out of the inputs`),
+  inputUnreadable: (file: string, detail: string, todo: string) =>
+    new PipelineTuiError(ErrorCode.InputUnreadable, `Input ${file}: ${detail} — ${todo}`),
+  watchFolderMissing: (dir: string) =>
+    new PipelineTuiError(ErrorCode.InputNotFound, `Watch folder ${dir}: no such folder — create it, or pass the folders to watch after the pipeline name`),
   noInput: (pipeline: string) =>
     new PipelineTuiError(ErrorCode.Usage, `Pipeline "${pipeline}" declares no input and none was given`, {
       hint: `Pass files, folders or globs: pipeline-tui run ${pipeline} data/*.jsonl`,

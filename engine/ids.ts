@@ -18,3 +18,8 @@ export function canonicalJson(value: unknown): string {
 export function defaultId(record: unknown): string {
   return createHash('sha1').update(canonicalJson(record)).digest('hex').slice(0, 16);
 }
+
+/** The id the engine gives a record: the pipeline's `id(record)`, else the content hash. Throws what `id` throws. */
+export function recordId(def: { id?: ((record: any) => unknown) | undefined }, record: unknown): string {
+  return def.id ? String(def.id(record)) : defaultId(record);
+}

@@ -1,3 +1,6 @@
+import type { LlmRequest, LlmResponse } from './providers/adapters.js';
+export type { LlmRequest, LlmResponse };
+
 /** Where a record came from, so errors and outputs can point back at the input. */
 export type ItemSource =
   | { file: string; line: number }
@@ -39,6 +42,11 @@ export interface ProcessContext {
   /** Index of the running stage (0 for single-stage pipelines). */
   stage: number;
   log(message: string): void;
+  /**
+   * Calls an AI provider declared in `providers`, under its global limits (every worker, every
+   * machine), with 429/5xx retries and the provider's `fallback`.
+   */
+  llm(provider: string, request: LlmRequest): Promise<LlmResponse>;
 }
 
 export type ProcessFn<In = any, Out = unknown> = (record: In, ctx: ProcessContext) => Out | Promise<Out>;
@@ -79,7 +87,10 @@ export interface PipelineDefinition<In = any, Out = unknown> {
   output?: string;
   /** @default 'completion' */
   order?: 'completion' | 'input';
+  /** Sheet of workbook inputs. @default the first sheet */
   sheet?: string;
+  /** Field delimiter of csv inputs. @default sniffed from the header line; tab for `.tsv` */
+  delimiter?: string;
 }
 
 /** A pipeline after loading and validation: every default filled in once. */
@@ -163,6 +174,26 @@ export interface EngineStats {
   workers: WorkerStats;
   errors: { byCategory: Record<string, number>; byCode: Record<string, number>; recent: AttemptError[] };
   processingMs: LatencyStats;
+  /** Per-provider usage; empty when the pipeline declares no providers. */
+  providers: Record<string, ProviderUsage>;
+  simulated: boolean;
+}
+
+export interface ProviderUsage {
+  simulated: boolean;
+  model: string;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  rateLimited: number;
+  retries: number;
+  fallbacks: number;
+  errors: Record<string, number>;
+  latencyP50: number;
+  latencyP95: number;
+  currentRpm: number;
+  limitRpm: number | null;
+  limitTpm: number | null;
 }
 
 export interface RunSummary {
@@ -178,7 +209,9 @@ export interface RunSummary {
   processingMs: LatencyStats;
   throughput: { itemsPerSecond: number };
   errors: { byCategory: Record<string, number>; byCode: Record<string, number> };
-  providers: Record<string, unknown>;
+  providers: Record<string, ProviderUsage>;
+  /** What the simulator's server saw, when providers were simulated: proof the limits held. */
+  simulator?: { requests: number; violations: number; maxPerSecond: number; rateLimited: number };
   workers: { initial: number; final: number; max: number; crashes: number; timeouts: number; replacements: number };
   output: string;
   stateDir: string;

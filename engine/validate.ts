@@ -3,7 +3,7 @@ import type { PipelineDefinition, RetryOptions } from './types.js';
 
 const knownFields = [
   'name', 'description', 'input', 'watch', 'id', 'priority', 'workers', 'timeoutMs', 'retry', 'providers',
-  'permissions', 'process', 'stages', 'reduce', 'output', 'order', 'sheet',
+  'permissions', 'process', 'stages', 'reduce', 'output', 'order', 'sheet', 'delimiter',
 ] as const;
 const retryFields = ['attempts', 'backoffMs', 'maxBackoffMs'] as const;
 const stageFields = ['name', 'process', 'workers', 'timeoutMs', 'retry'] as const;
@@ -104,6 +104,7 @@ export function validatePipeline(def: unknown): string[] {
   if (d.output !== undefined && (typeof d.output !== 'string' || !/\.(jsonl|json|csv|xlsx)$/i.test(d.output))) p.add('output', 'a path ending in .jsonl, .json, .csv or .xlsx', d.output);
   if (d.order !== undefined && d.order !== 'completion' && d.order !== 'input') p.add('order', `'completion' or 'input'`, d.order);
   if (d.sheet !== undefined && typeof d.sheet !== 'string') p.add('sheet', 'a string', d.sheet);
+  if (d.delimiter !== undefined && !(typeof d.delimiter === 'string' && d.delimiter.length === 1 && !/["\r\n]/.test(d.delimiter))) p.add('delimiter', 'one character (like ";" or "\\t")', d.delimiter);
   if (d.permissions !== undefined) {
     if (typeof d.permissions !== 'object' || d.permissions === null || Array.isArray(d.permissions)) p.add('permissions', 'an object', d.permissions);
     else for (const [k, v] of Object.entries(d.permissions)) {

@@ -1,3 +1,4 @@
+import type { LlmRequest, LlmResponse } from './providers/adapters.js';
 import type { ItemSource } from './types.js';
 
 /**
@@ -59,4 +60,11 @@ export interface BatchMessage { __pt: 'batch'; stage: number; items: WireItem[] 
 export type WorkerSideMessage =
   | { __pt: 'results'; results: WireResult[] }
   | { __pt: 'log'; id: string | null; message: string }
-  | { __pt: 'crash'; error: WireError };
+  | { __pt: 'crash'; error: WireError }
+  | { __pt: 'llm'; call: number; provider: string; request: LlmRequest }
+  | { __pt: 'llm-abort'; call: number };
+
+/** The main thread's answer to a worker's ctx.llm call. */
+export type LlmReply =
+  | { __pt: 'llm-done'; call: number; ok: true; value: LlmResponse }
+  | { __pt: 'llm-done'; call: number; ok: false; error: { name: string; code: string; message: string; status?: number } };

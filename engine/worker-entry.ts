@@ -5,7 +5,8 @@ import { describeThrown, ErrorCode, isPermanent } from './errors.js';
 import { importPipelineModule } from './load.js';
 import { locateInPipeline } from './stack.js';
 import type { ProcessContext, ProcessFn, PipelineDefinition } from './types.js';
-import type { BatchMessage, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
+import type { LlmRequest, LlmResponse } from './providers/adapters.js';
+import type { BatchMessage, LlmReply, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
 
 process.setSourceMapsEnabled(true);
 const init = workerData as WorkerInit;
@@ -46,6 +47,28 @@ function strictReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
+// ctx.llm runs in the main thread, where the limiter is shared by every worker.
+const llmCalls = new Map<number, { resolve: (v: LlmResponse) => void; reject: (e: Error) => void }>();
+let nextCall = 1;
+parentPort!.on('message', (m: LlmReply) => {
+  if (m?.__pt !== 'llm-done') return;
+  const pending = llmCalls.get(m.call);
+  if (!pending) return;
+  llmCalls.delete(m.call);
+  if (m.ok) pending.resolve(m.value);
+  else pending.reject(Object.assign(new Error(m.error.message), { name: m.error.name, code: m.error.code, ...(m.error.status === undefined ? {} : { status: m.error.status }) }));
+});
+
+function llm(provider: string, request: LlmRequest, signal: AbortSignal): Promise<LlmResponse> {
+  if (typeof provider !== 'string') return Promise.reject(new TypeError(`Expected ctx.llm's provider to be a string, got ${typeof provider}`));
+  return new Promise((resolve, reject) => {
+    const call = nextCall++;
+    llmCalls.set(call, { resolve, reject });
+    post({ __pt: 'llm', call, provider, request: { ...request } });
+    signal.addEventListener('abort', () => post({ __pt: 'llm-abort', call }), { once: true });
+  });
+}
+
 class TimeoutSignal extends Error {
   override name = 'TimeoutError';
   readonly code = ErrorCode.Timeout;
@@ -70,6 +93,7 @@ async function runOne(stage: number, item: WireItem): Promise<WireResult> {
     source: item.source,
     stage,
     log: (message: string) => post({ __pt: 'log', id: item.id, message: String(message) }),
+    llm: (provider, request) => llm(provider, request, controller.signal),
   };
   const started = performance.now();
   timeView[init.slot] = Date.now();

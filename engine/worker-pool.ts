@@ -3,7 +3,8 @@ import type { Readable } from 'node:stream';
 import { spawn, Thread, Worker } from './threads.js';
 import { ErrorCode, messages } from './errors.js';
 import { BatchSizer } from './batching.js';
-import type { BatchMessage, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
+import type { LlmRequest, LlmResponse } from './providers/adapters.js';
+import type { BatchMessage, LlmReply, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
 
 /** Where the pool gets work from; the engine owns ordering, the pool only asks. */
 export interface PoolSource<T> {
@@ -19,6 +20,8 @@ export interface PoolHooks<T> {
   workerEvent(status: 'up' | 'down' | 'crashed' | 'timeout', worker: number, reason?: string): void;
   log(worker: number, id: string | null, message: string): void;
   fatal(error: Error): void;
+  /** A worker's ctx.llm call; absent when the pipeline has no providers. */
+  llm?(provider: string, request: LlmRequest, signal: AbortSignal): Promise<LlmResponse>;
 }
 
 export interface PoolOptions {
@@ -39,6 +42,8 @@ interface PoolWorker<T> {
   retiring: boolean;
   dead: boolean;
   crash: WireError | undefined;
+  /** ctx.llm calls in flight for this worker, aborted if it dies. */
+  calls: Map<number, AbortController>;
 }
 
 // Slots index the shared progress arrays; a generous fixed count avoids reallocating shared memory.
@@ -160,7 +165,7 @@ export class WorkerPool<T> {
     Atomics.store(this.seqView, slot, -1);
     const init: WorkerInit = { file: this.options.file, slot, progressSeq: this.progressSeq, progressTime: this.progressTime, timeouts: this.options.timeouts };
     const native = new Worker(entry, { workerData: init, stdout: true, stderr: true } as never) as InstanceType<typeof Worker>;
-    const w: PoolWorker<T> = { id: nextWorkerId++, slot, native, thread: undefined, outstanding: new Map(), batches: 0, nextSeq: 0, retiring: false, dead: false, crash: undefined };
+    const w: PoolWorker<T> = { id: nextWorkerId++, slot, native, thread: undefined, outstanding: new Map(), batches: 0, nextSeq: 0, retiring: false, dead: false, crash: undefined, calls: new Map() };
     this.workers.add(w);
     const n = native as unknown as NodeJS.EventEmitter & { stdout: Readable; stderr: Readable };
     for (const stream of [n.stdout, n.stderr]) {
@@ -170,12 +175,16 @@ export class WorkerPool<T> {
       if (m?.__pt === 'results') this.onResults(w, m.results);
       else if (m?.__pt === 'log') this.hooks.log(w.id, m.id, m.message);
       else if (m?.__pt === 'crash') w.crash = m.error;
+      else if (m?.__pt === 'llm') this.onLlm(w, m.call, m.provider, m.request);
+      else if (m?.__pt === 'llm-abort') w.calls.get(m.call)?.abort(new Error('the item was aborted (timeout or stop)'));
     });
     n.on('error', (err: Error) => { w.crash ??= { name: err.name, message: err.message, code: ErrorCode.WorkerCrashed, permanent: false }; });
     n.on('exit', (code: number) => {
       if (!w.dead) this.onWorkerGone(w, w.crash ?? { name: 'Error', message: `Worker exited unexpectedly with code ${code}`, code: ErrorCode.WorkerCrashed, permanent: false }, 'crashed');
     });
     try {
+      // Note: threads.js clears this init timer only when the init message arrives, so a worker
+      // stopped while starting leaves it pending; the CLI exits explicitly for that reason.
       w.thread = (await spawn(native as never, { timeout: 60_000 })) as unknown as PoolWorker<T>['thread'];
       const stages = await w.thread!.stages();
       if (stages !== this.options.timeouts.length) throw new Error(`the worker sees ${stages} stage(s), the main thread ${this.options.timeouts.length}: was the pipeline file changed while starting?`);
@@ -193,8 +202,23 @@ export class WorkerPool<T> {
     else this.kick();
   }
 
+  private onLlm(w: PoolWorker<T>, call: number, provider: string, request: LlmRequest): void {
+    const reply = (m: LlmReply) => { if (!w.dead) w.native.postMessage(m); };
+    if (!this.hooks.llm) {
+      reply({ __pt: 'llm-done', call, ok: false, error: { name: 'ProviderError', code: 'PROVIDER_UNKNOWN', message: `ctx.llm("${provider}"): this pipeline declares no providers`, status: 400 } });
+      return;
+    }
+    const controller = new AbortController();
+    w.calls.set(call, controller);
+    this.hooks.llm(provider, request, controller.signal).then(
+      (value) => reply({ __pt: 'llm-done', call, ok: true, value }),
+      (e: Error & { code?: string; status?: number }) => reply({ __pt: 'llm-done', call, ok: false, error: { name: e.name, code: e.code ?? 'PROVIDER_ERROR', message: e.message, ...(e.status === undefined ? {} : { status: e.status }) } }),
+    ).finally(() => w.calls.delete(call));
+  }
+
   private kill(w: PoolWorker<T>): void {
     if (w.dead) return;
+    for (const c of w.calls.values()) c.abort(new Error('the worker stopped'));
     w.dead = true;
     this.workers.delete(w);
     this.freeSlots.push(w.slot);

@@ -91,7 +91,12 @@ export class CheckpointStore {
       releaseLock(paths);
       throw messages.stateCorrupt(paths.doc, 'not a pipeline-tui state document (version 1)');
     }
-    if (!options.readOnly) trimPartialTail(paths.journal);
+    if (!options.readOnly) {
+      trimPartialTail(paths.journal);
+      // We hold the lock, so a run still marked running was killed before it could say so.
+      const last = db.data.runs.at(-1);
+      if (last?.status === 'running') last.status = 'crashed';
+    }
     const store = new CheckpointStore(paths, db);
     try {
       await store.replay();
@@ -172,6 +177,13 @@ export class CheckpointStore {
 
 function pidAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** The pid holding the state's lock, if that process is alive. */
+export function lockOwner(paths: StatePaths): number | undefined {
+  if (!existsSync(paths.lock)) return undefined;
+  const pid = Number(readFileSync(paths.lock, 'utf8').trim());
+  return Number.isInteger(pid) && pidAlive(pid) ? pid : undefined;
 }
 
 function acquireLock(paths: StatePaths): void {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { printError } from './print-error.js';
-import { runCommand, statusCommand, listCommand, type RunFlags } from './commands.js';
+import { importDashboard, runCommand, statusCommand, listCommand, wantsDashboard, type RunFlags } from './commands.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -59,11 +59,25 @@ export function buildProgram(): Command {
     .action(async (flags: { json?: boolean }) => { process.exitCode = await listCommand(flags); });
 
   // `pipeline-tui [PIPELINE]`: the dashboard on a TTY; the same as `run` elsewhere.
+  // On a terminal the dashboard stays on its DONE screen until q; with no PIPELINE, a picker comes first.
   withRunFlags(program).argument('[pipeline]').action(async (pipeline: string | undefined, flags: RunFlags) => {
-    if (!pipeline) { program.outputHelp(); process.exitCode = 2; return; }
-    process.exitCode = await runCommand(pipeline, [], flags);
+    if (!pipeline) {
+      const picked = wantsDashboard(flags) && process.stdin.isTTY ? await pickFromPipelinesFolder(flags) : undefined;
+      if (picked === undefined) { program.outputHelp(); process.exitCode = 2; return; }
+      if (picked === null) return;
+      pipeline = picked;
+    }
+    process.exitCode = await runCommand(pipeline, [], flags, { holdDashboard: true });
   });
   return program;
+}
+
+/** The picker over ./pipelines/ (Ink, loaded only here): a file, `null` when the user quit, `undefined` when there is nothing to pick. */
+async function pickFromPipelinesFolder(flags: RunFlags): Promise<string | null | undefined> {
+  const { pickPipeline } = await importDashboard();
+  const picked = await pickPipeline({ stateDir: flags.state });
+  if (picked.found === 0) process.stderr.write('pipeline-tui: no pipelines in ./pipelines/; pass one: pipeline-tui path/to/pipeline.ts\n');
+  return picked.found === 0 ? undefined : picked.file;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -81,3 +95,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 await main(process.argv);
+// Exit once the command is done and our output is flushed: a timer left behind by a library (threads.js
+// keeps a worker's start-up timer after the worker is stopped) must not hold a finished CLI open.
+// `watch` and `worker` resolve only when they are stopped, so this never cuts one short.
+await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((r) => s.write('', () => r()))));
+process.exit(process.exitCode ?? 0);

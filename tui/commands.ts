@@ -1,10 +1,10 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { createEngine } from '../engine/engine.js';
+import { createEngine, type EngineOptions } from '../engine/engine.js';
 import { messages } from '../engine/errors.js';
 import { importPipelineModule, loadPipeline, pipelineExtensions } from '../engine/load.js';
 import { validatePipeline } from '../engine/validate.js';
-import { CheckpointStore } from '../state/checkpoint.js';
+import { CheckpointStore, lockOwner } from '../state/checkpoint.js';
 import { statePaths } from '../state/paths.js';
 import { printError } from './print-error.js';
 import { attachJsonReporter, attachPlainReporter } from './report.js';
@@ -21,19 +21,48 @@ export interface RunFlags {
   simulate?: boolean;
 }
 
-export async function runCommand(ref: string, inputs: string[], flags: RunFlags, extra: { retryFailed?: boolean } = {}): Promise<number> {
+/** The live dashboard when stdout is a terminal and neither --plain nor --json asks otherwise, or with --tui. */
+export function wantsDashboard(flags: Pick<RunFlags, 'tui' | 'plain' | 'json'>, stdout: { isTTY?: boolean } = process.stdout): boolean {
+  return flags.tui === true || (!flags.plain && !flags.json && stdout.isTTY === true);
+}
+
+/**
+ * Loads the dashboard with React's production build unless NODE_ENV says otherwise: React picks its build
+ * when first loaded, and the development one costs several times more main-thread time per frame (time
+ * the engine needs). NODE_ENV is restored once loaded, before any worker thread starts.
+ */
+export async function importDashboard(): Promise<typeof import('./dashboard/index.js')> {
+  const unset = process.env.NODE_ENV === undefined;
+  if (unset) process.env.NODE_ENV = 'production';
+  try {
+    return await import('./dashboard/index.js');
+  } finally {
+    if (unset) delete process.env.NODE_ENV;
+  }
+}
+
+export async function runCommand(ref: string, inputs: string[], flags: RunFlags, extra: { retryFailed?: boolean; holdDashboard?: boolean } = {}): Promise<number> {
   if (flags.json && flags.plain) throw messages.usage('Expected one of --json or --plain, got both');
+  if (flags.tui && (flags.json || flags.plain)) throw messages.usage(`Expected one of --tui or --${flags.json ? 'json' : 'plain'}, got both`);
+  // Ink and React load only on the dashboard path (never off a TTY), in parallel with the pipeline.
+  const dashboard = wantsDashboard(flags) ? importDashboard() : undefined;
+  dashboard?.catch(() => undefined); // awaited below; this only keeps a failed import from being "unhandled" meanwhile
   const pipeline = await loadPipeline(ref);
-  const engine = createEngine(pipeline, {
+  const options: EngineOptions = {
     stateDir: flags.state,
     ...(flags.workers === undefined ? {} : { workers: flags.workers }),
     ...(flags.out === undefined ? {} : { out: flags.out }),
     ...(flags.limit === undefined ? {} : { limit: flags.limit }),
     fresh: flags.fresh ?? false,
     retryFailed: extra.retryFailed ?? false,
-    simulated: flags.simulate ?? false,
-  });
+    simulate: flags.simulate ?? false,
+  };
   const statusHint = `pipeline-tui status ${pipeline.name}${flags.state === '.pipeline-tui' ? '' : ` --state ${flags.state}`}`;
+  if (dashboard) {
+    const { runDashboard } = await dashboard;
+    return runDashboard({ pipeline, engineOptions: options, inputs, statusHint, simulated: flags.simulate ?? false, hold: extra.holdDashboard ?? false });
+  }
+  const engine = createEngine(pipeline, options);
   if (flags.json) attachJsonReporter(engine, process.stdout, process.stderr);
   else attachPlainReporter(engine, process.stdout, process.stderr, statusHint);
 
@@ -99,7 +128,9 @@ export async function statusCommand(ref: string | undefined, flags: { state: str
   for (const name of names) {
     const store = await CheckpointStore.open(root, name, '', { readOnly: true });
     try {
-      const lastRun = store.doc.runs.at(-1) ?? null;
+      const recorded = store.doc.runs.at(-1) ?? null;
+      // A run marked running whose process is gone was killed (kill -9, power loss) mid-run.
+      const lastRun = recorded?.status === 'running' && lockOwner(store.paths) === undefined ? { ...recorded, status: 'crashed' as const } : recorded;
       const failed = [...store.failed.values()].map((d) => {
         const e = d.errors.at(-1);
         return { id: d.id, source: d.source, attempts: d.attempts, error: e ? { code: e.code, message: e.message, category: e.category, ...(e.file ? { file: e.file } : {}), ...(e.line ? { line: e.line } : {}) } : null };

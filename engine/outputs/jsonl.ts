@@ -1,8 +1,9 @@
 import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { backupName } from '../state/paths.js';
-import { readJournal } from '../state/journal.js';
-import type { CheckpointStore, OutputRecord } from '../state/checkpoint.js';
+import { backupName } from '../../state/paths.js';
+import { readJournal } from '../../state/journal.js';
+import type { CheckpointStore, OutputRecord } from '../../state/checkpoint.js';
+import type { OutputWriter } from './types.js';
 
 const renderLine = (r: OutputRecord) => `${JSON.stringify({ id: r.id, result: r.result, source: r.source })}\n`;
 
@@ -11,7 +12,8 @@ const renderLine = (r: OutputRecord) => `${JSON.stringify({ id: r.id, result: r.
  * group, so after a crash the file is cut back or completed to match the journal exactly: each
  * done id appears once, however the process died.
  */
-export class JsonlOutput {
+export class JsonlOutput implements OutputWriter {
+  readonly streaming = true;
   private fd: number;
   private size: number;
 
@@ -22,11 +24,11 @@ export class JsonlOutput {
 
   get bytes(): number { return this.size; }
 
-  static async open(file: string, store: CheckpointStore, options: { fresh?: boolean; streaming: boolean }): Promise<JsonlOutput> {
+  static async open(file: string, store: CheckpointStore, options: { fresh?: boolean } = {}): Promise<JsonlOutput> {
     mkdirSync(path.dirname(file), { recursive: true });
     if (options.fresh && existsSync(file)) renameSync(file, backupName(file));
     const out = new JsonlOutput(file);
-    if (options.streaming) await out.reconcile(store);
+    await out.reconcile(store);
     return out;
   }
 
@@ -78,25 +80,7 @@ export class JsonlOutput {
     this.size += buf.length;
   }
 
-  close(): void { closeSync(this.fd); }
-}
+  async rewrite(): Promise<void> { /* appended as items finish: always current */ }
 
-/** Writes all done results in input order, atomically (temp file + rename): for `order: 'input'`. */
-export async function writeInInputOrder(file: string, store: CheckpointStore): Promise<number> {
-  const rows: { n: number; line: string }[] = [];
-  const seen = new Set<string>();
-  for await (const e of readJournal(store.paths.journal)) {
-    if (e.k === 'd' && store.done.has(e.id) && !seen.has(e.id)) { seen.add(e.id); rows.push({ n: e.n, line: renderLine(e) }); }
-  }
-  rows.sort((a, b) => a.n - b.n);
-  const tmp = `${file}.tmp-${process.pid}`;
-  mkdirSync(path.dirname(file), { recursive: true });
-  const fd = openSync(tmp, 'w');
-  try {
-    for (const r of rows) writeSync(fd, r.line);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  return rows.length;
+  close(): void { closeSync(this.fd); }
 }

@@ -1,0 +1,81 @@
+import path from 'node:path';
+import Bottleneck from 'bottleneck';
+import { createEngine } from '../engine/engine.js';
+import { loadPipeline } from '../engine/load.js';
+import { LocalRateLimiter } from '../engine/providers/limiter.js';
+import { SimulatorThread } from '../engine/providers/simulator-thread.js';
+import { warmUpSimulator } from '../engine/providers/simulator.js';
+import { tempDir, writeJsonl, writePipeline } from './util.js';
+
+export interface LimiterResult { achievedPct: number; maxPerSecond: number; rateLimited: number; seconds: number }
+
+function maxInWindow(times: number[], windowMs: number): number {
+  const t = [...times].sort((a, b) => a - b);
+  let max = 0;
+  for (let hi = 0, lo = 0; hi < t.length; hi++) {
+    while (t[hi]! - t[lo]! >= windowMs) lo++;
+    max = Math.max(max, hi - lo + 1);
+  }
+  return max;
+}
+
+/**
+ * `jobs` HTTP calls of `latencyMs` each against a simulator that enforces `perSecond` itself, all
+ * queued at once, paced by `acquire`. Achieved % is the steady rate between the first and the last
+ * arrival against the limit; the max is over every sliding second, at the server.
+ */
+async function paced(jobs: number, perSecond: number, latencyMs: number, acquire: () => Promise<() => void>): Promise<LimiterResult> {
+  const sim = await SimulatorThread.start({ latencyMs, latencyJitter: 0, rpm: perSecond * 60 });
+  await warmUpSimulator(sim.url);
+  const body = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'pace me' }], max_tokens: 8 });
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: jobs }, async () => {
+    const sent = await acquire();
+    sent();
+    const res = await fetch(`${sim.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    await res.arrayBuffer();
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  const stats = await sim.stats();
+  await sim.stop();
+  const a = [...stats.arrivals].sort((x, y) => x - y);
+  // Starts per second between the first and the last arrival (the first second's ramp included).
+  const steady = (a.length - 1) / ((a.at(-1)! - a[0]!) / 1000);
+  return { achievedPct: (100 * steady) / perSecond, maxPerSecond: maxInWindow(a, 1000), rateLimited: stats.rateLimited, seconds };
+}
+
+export async function limiterComparison(jobs = 400, perSecond = 20, latencyMs = 100): Promise<Record<'ours' | 'minTime' | 'reservoir', LimiterResult>> {
+  const ours = new LocalRateLimiter({ rpm: perSecond * 60 });
+  const r1 = await paced(jobs, perSecond, latencyMs, async () => { const p = await ours.acquire(1); return () => p.sent(); });
+  await ours.stop();
+
+  const minTime = new Bottleneck({ minTime: 1000 / perSecond });
+  const r2 = await paced(jobs, perSecond, latencyMs, () => minTime.schedule(async () => () => undefined));
+  await minTime.stop();
+
+  const reservoir = new Bottleneck({ reservoir: perSecond, reservoirRefreshAmount: perSecond, reservoirRefreshInterval: 1000 });
+  const r3 = await paced(jobs, perSecond, latencyMs, () => reservoir.schedule(async () => () => undefined));
+  await reservoir.stop();
+  return { ours: r1, minTime: r2, reservoir: r3 };
+}
+
+/** The full engine on a latency-bound pipeline: measured seconds against max(N/rate, N·latency/concurrency). */
+export async function latencyBound(items = 1000, latencyMs = 200, rpm = 3500, workers = 16): Promise<{ seconds: number; ideal: number; violations: number; rateLimited: number }> {
+  const t = tempDir('latency-bound');
+  try {
+    writeJsonl(path.join(t.dir, 'in.jsonl'), items, (i) => ({ id: i, text: `document ${i} to summarise` }));
+    const file = writePipeline(t.dir, 'summarise', `{ name: 'summarise', workers: ${workers}, id: (r: { id: number }) => String(r.id),
+      providers: { openai: { rpm: ${rpm} } },
+      async process(r: { text: string }, ctx) { const res = await ctx.llm('openai', { prompt: r.text, maxTokens: 16 }); return { summary: res.text }; } }`);
+    const engine = createEngine(await loadPipeline(file, { cwd: t.dir }), { cwd: t.dir, simulate: true, simulator: { latencyMs, latencyJitter: 0, rpm } });
+    let t0 = 0;
+    engine.on('event', (e) => { if (e.type === 'start') t0 = performance.now(); });
+    const summary = await engine.run(['in.jsonl']);
+    const seconds = (performance.now() - t0) / 1000;
+    if (summary.totals.done !== items) throw new Error(`latency-bound bench: ${summary.totals.done} of ${items} done`);
+    const ideal = Math.max(items / (rpm / 60), (items * latencyMs) / 1000 / workers);
+    return { seconds, ideal, violations: summary.simulator?.violations ?? -1, rateLimited: summary.providers.openai?.rateLimited ?? -1 };
+  } finally {
+    t.cleanup();
+  }
+}

@@ -1,0 +1,185 @@
+import { Histogram } from '../histogram.js';
+import { backoffDelay } from '../backoff.js';
+import type { ProviderLimits, ProviderUsage } from '../types.js';
+import { callProvider, classify, hasCredentials, resolveEndpoint, envVarsFor, type LlmRequest, type LlmResponse, type ProviderEndpoint } from './adapters.js';
+import { LocalRateLimiter, type LimiterOptions, type Permit, type RateLimiter } from './limiter.js';
+import { estimateTokens, warmUpSimulator, type SimulatorOptions } from './simulator.js';
+import { SimulatorThread } from './simulator-thread.js';
+
+
+/** Errors ctx.llm throws; `status` lets the item's retry policy tell permanent from transient. */
+export class ProviderError extends Error {
+  constructor(readonly code: string, message: string, readonly status: number | undefined) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+export interface ProviderHubOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Answer every provider with the simulator (--simulate). @default false */
+  simulate?: boolean;
+  /** Providers without credentials use the simulator instead of failing every item. @default true */
+  simulateMissing?: boolean;
+  simulator?: SimulatorOptions;
+  /** Tries per provider for 429s, 5xx and network errors before falling back or failing. @default 4 */
+  maxTries?: number;
+  limiterFactory?: (name: string, opts: LimiterOptions) => RateLimiter;
+  warn?: (message: string) => void;
+}
+
+interface ProviderState {
+  name: string;
+  config: ProviderLimits;
+  endpoint: ProviderEndpoint;
+  limiter: RateLimiter;
+  latency: Histogram;
+  usage: Omit<ProviderUsage, 'latencyP50' | 'latencyP95' | 'currentRpm'>;
+}
+
+/**
+ * Every ctx.llm call of every worker passes through here, in the main thread: one limiter per
+ * provider, so limits hold across the whole pool. Retries 429/5xx under the limits, pauses a
+ * provider for its Retry-After, falls back along `fallback`, and keeps the usage counts.
+ */
+export class ProviderHub {
+  private readonly states = new Map<string, ProviderState>();
+  private simulator: SimulatorThread | undefined;
+  private readonly opts: Required<Omit<ProviderHubOptions, 'limiterFactory' | 'simulator' | 'warn'>> & Pick<ProviderHubOptions, 'limiterFactory' | 'simulator' | 'warn'>;
+
+  private constructor(private readonly providers: Record<string, ProviderLimits>, options: ProviderHubOptions) {
+    this.opts = { env: options.env ?? process.env, simulate: options.simulate ?? false, simulateMissing: options.simulateMissing ?? true, maxTries: options.maxTries ?? 4, limiterFactory: options.limiterFactory, simulator: options.simulator, warn: options.warn };
+  }
+
+  static async create(providers: Record<string, ProviderLimits>, options: ProviderHubOptions = {}): Promise<ProviderHub> {
+    const hub = new ProviderHub(providers, options);
+    // Node loads its fetch implementation on first use (tens of ms); paid here, it would otherwise
+    // delay the first request after its limiter permit and blur the spacing the limiter made.
+    await fetch('data:,').then((r) => r.arrayBuffer()).catch(() => undefined);
+    for (const [name, config] of Object.entries(providers)) {
+      if (config.fallback !== undefined && !(config.fallback in providers)) {
+        throw new RangeError(`Expected providers.${name}.fallback to name a declared provider (${Object.keys(providers).join(', ')}), got "${config.fallback}"`);
+      }
+      let endpoint = resolveEndpoint(name, config, hub.opts.env);
+      if (hub.opts.simulate || (!hasCredentials(endpoint) && hub.opts.simulateMissing)) {
+        if (!hub.opts.simulate) hub.opts.warn?.(`No ${envVarsFor(name).keyVars.join(' or ')} set: provider "${name}" is answered by the local simulator (SIMULATED)`);
+        endpoint = resolveEndpoint(name, config, hub.opts.env, await hub.simulatorURL());
+      }
+      const limits: LimiterOptions = { ...(config.rpm ? { rpm: config.rpm } : {}), ...(config.tpm ? { tpm: config.tpm } : {}) };
+      hub.states.set(name, {
+        name, config, endpoint,
+        limiter: hub.opts.limiterFactory?.(name, limits) ?? new LocalRateLimiter(limits),
+        latency: new Histogram(),
+        usage: { simulated: endpoint.simulated, model: endpoint.defaultModel, requests: 0, inputTokens: 0, outputTokens: 0, rateLimited: 0, retries: 0, fallbacks: 0, errors: {}, limitRpm: config.rpm ?? null, limitTpm: config.tpm ?? null },
+      });
+    }
+    return hub;
+  }
+
+  private async simulatorURL(): Promise<string> {
+    if (!this.simulator) {
+      this.simulator = await SimulatorThread.start(this.opts.simulator);
+      await warmUpSimulator(this.simulator.url);
+    }
+    return this.simulator.url;
+  }
+
+  /** True when any provider is answered by the simulator: the run must say so. */
+  get simulated(): boolean { return [...this.states.values()].some((s) => s.endpoint.simulated); }
+
+  async call(provider: string, req: LlmRequest, signal: AbortSignal): Promise<LlmResponse> {
+    if (!this.states.has(provider)) {
+      throw new ProviderError('PROVIDER_UNKNOWN', `Provider "${provider}" is not declared in the pipeline's providers (${[...this.states.keys()].join(', ') || 'none'})`, 400);
+    }
+    if (req.prompt === undefined && req.messages === undefined) throw new ProviderError('PROVIDER_REQUEST', 'ctx.llm needs { prompt } or { messages }', 400);
+    const seen = new Set<string>();
+    let name: string | undefined = provider;
+    let last: unknown;
+    while (name !== undefined && !seen.has(name)) {
+      seen.add(name);
+      const state: ProviderState = this.states.get(name)!;
+      try {
+        return await this.callOne(state, req, signal);
+      } catch (e) {
+        last = e;
+        if (signal.aborted || (e as ProviderError).code === 'TIMEOUT') throw e;
+        name = state.config.fallback;
+        if (name !== undefined && !seen.has(name)) state.usage.fallbacks++;
+      }
+    }
+    throw last;
+  }
+
+  private async callOne(s: ProviderState, req: LlmRequest, signal: AbortSignal): Promise<LlmResponse> {
+    const text = req.prompt ?? (req.messages ?? []).map((m) => m.content).join('\n');
+    const estimate = estimateTokens(text) + (req.maxTokens ?? 256);
+    let lastError: ProviderError | undefined;
+    for (let attempt = 1; attempt <= this.opts.maxTries; attempt++) {
+      let permit: Permit | undefined;
+      let acquireError: unknown;
+      const beforeSend = async () => {
+        try {
+          permit = await s.limiter.acquire(estimate, signal);
+        } catch (e) {
+          acquireError = e;
+          throw e;
+        }
+        s.usage.requests++;
+      };
+      let sentAt = 0;
+      try {
+        const res = await callProvider(s.name, s.endpoint, req, signal, async () => { await beforeSend(); permit!.sent(); sentAt = performance.now(); });
+        s.latency.record(performance.now() - sentAt);
+        s.usage.inputTokens += res.usage.inputTokens;
+        s.usage.outputTokens += res.usage.outputTokens;
+        permit!.settle(res.usage.inputTokens + res.usage.outputTokens);
+        return res;
+      } catch (e) {
+        permit?.settle(undefined);
+        if (acquireError !== undefined) {
+          if (signal.aborted) throw new ProviderError('TIMEOUT', `Aborted while waiting for ${s.name}'s rate limit`, undefined);
+          throw new ProviderError('PROVIDER_REQUEST', (acquireError as Error).message, 400);
+        }
+        const c = classify(e, signal);
+        if (c.kind === 'abort') throw new ProviderError('TIMEOUT', `${s.name} call aborted: ${c.message}`, undefined);
+        const category = c.kind === 'rate-limit' ? 'rate_limit' : c.kind;
+        s.usage.errors[category] = (s.usage.errors[category] ?? 0) + 1;
+        if (c.kind === 'client') throw new ProviderError('PROVIDER_REJECTED', `${s.name} rejected the request (HTTP ${c.status}): ${c.message}`, c.status);
+        const wait = c.retryAfterMs ?? backoffDelay(attempt, { attempts: this.opts.maxTries, backoffMs: 500, maxBackoffMs: 20_000 });
+        if (c.kind === 'rate-limit') {
+          s.usage.rateLimited++;
+          // The whole provider waits, not just this call: every other call would get the same 429.
+          s.limiter.pauseUntil(performance.timeOrigin + performance.now() + wait);
+        }
+        lastError = new ProviderError(c.kind === 'rate-limit' ? 'PROVIDER_RATE_LIMITED' : 'PROVIDER_ERROR', `${s.name}: ${c.message}${c.status ? ` (HTTP ${c.status})` : ''}`, c.status);
+        if (attempt === this.opts.maxTries) break;
+        s.usage.retries++;
+        if (c.kind !== 'rate-limit') await sleep(wait, signal);
+      }
+    }
+    throw lastError!;
+  }
+
+  usage(): Record<string, ProviderUsage> {
+    const out: Record<string, ProviderUsage> = {};
+    for (const s of this.states.values()) {
+      out[s.name] = { ...s.usage, errors: { ...s.usage.errors }, latencyP50: Math.round(s.latency.percentile(50)), latencyP95: Math.round(s.latency.percentile(95)), currentRpm: s.limiter.recentStarts() };
+    }
+    return out;
+  }
+
+  /** The simulator's own counts (violations, max per second), when one answers any provider. */
+  async simulatorStats() { return this.simulator?.stats(); }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.states.values()].map((s) => s.limiter.stop()));
+    await this.simulator?.stop();
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}

@@ -1,0 +1,100 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ProviderHub } from '../dist/engine/providers/hub.js';
+import { SimulatorThread } from '../dist/engine/providers/simulator-thread.js';
+import { warmUpSimulator, type SimulatorOptions } from '../dist/engine/providers/simulator.js';
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => { for (const c of cleanup.splice(0)) await c(); });
+
+async function simulator(opts: SimulatorOptions): Promise<SimulatorThread> {
+  const sim = await SimulatorThread.start(opts);
+  await warmUpSimulator(sim.url); // this process's HTTP client, as the hub does for its own simulator
+  cleanup.push(() => sim.stop());
+  return sim;
+}
+
+/** A server that answers every chat completion with the given status (and counts the calls). */
+async function fixedStatusServer(status: number): Promise<{ url: string; calls: () => number }> {
+  let calls = 0;
+  const server: Server = createServer((req, res) => {
+    calls++;
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `fixed ${status}`, type: 'invalid_request_error' } }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  cleanup.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, calls: () => calls };
+}
+
+async function hub(providers: Parameters<typeof ProviderHub.create>[0], env: NodeJS.ProcessEnv, opts: Parameters<typeof ProviderHub.create>[1] = {}): Promise<ProviderHub> {
+  const h = await ProviderHub.create(providers, { env, simulateMissing: false, ...opts });
+  cleanup.push(() => h.stop());
+  return h;
+}
+
+const signal = () => new AbortController().signal;
+
+describe('ProviderHub over real HTTP', () => {
+  it('honours Retry-After: a 429 pauses the provider, then the call succeeds', async () => {
+    // The server allows 1 per second and says "retry after 1 s"; the client has no limit of its own.
+    const sim = await simulator({ latencyMs: 5, latencyJitter: 0, rpm: 60, retryAfterSeconds: 1 });
+    const h = await hub({ openai: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: sim.url });
+    const t0 = performance.now();
+    const [a, b] = await Promise.all([h.call('openai', { prompt: 'one' }, signal()), h.call('openai', { prompt: 'two' }, signal())]);
+    const elapsed = performance.now() - t0;
+    expect(a.text).toContain('one');
+    expect(b.text).toContain('two');
+    expect((await sim.stats()).rateLimited).toBeGreaterThanOrEqual(1);
+    expect(h.usage().openai!.rateLimited).toBeGreaterThanOrEqual(1);
+    expect(elapsed).toBeGreaterThanOrEqual(950);
+  });
+
+  it('falls back to the next provider when one rejects the request permanently', async () => {
+    const bad = await fixedStatusServer(400);
+    // openai points at a server that answers 400; anthropic has no key, so the hub answers it with the simulator.
+    const h = await hub({ openai: { fallback: 'anthropic' }, anthropic: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: bad.url }, { simulateMissing: true, simulator: { latencyMs: 5, latencyJitter: 0 } });
+    const res = await h.call('openai', { prompt: 'fallback please' }, signal());
+    expect(res.provider).toBe('anthropic');
+    expect(res.text).toContain('fallback please');
+    expect(bad.calls()).toBe(1); // a 400 is not retried
+    expect(h.usage().openai!.fallbacks).toBe(1);
+    expect(h.usage().openai!.errors.client).toBe(1);
+    expect(h.usage().anthropic!.simulated).toBe(true);
+    expect(h.simulated).toBe(true);
+  });
+
+  it('classifies: 4xx is permanent (PROVIDER_REJECTED), 5xx is retried then transient (PROVIDER_ERROR)', async () => {
+    const bad = await fixedStatusServer(403);
+    const h = await hub({ openai: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: bad.url });
+    await expect(h.call('openai', { prompt: 'x' }, signal())).rejects.toMatchObject({ code: 'PROVIDER_REJECTED', status: 403 });
+    expect(bad.calls()).toBe(1);
+
+    const down = await fixedStatusServer(503);
+    const h2 = await hub({ openai: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: down.url }, { maxTries: 3 });
+    await expect(h2.call('openai', { prompt: 'x' }, signal())).rejects.toMatchObject({ code: 'PROVIDER_ERROR', status: 503 });
+    expect(down.calls()).toBe(3);
+    expect(h2.usage().openai!.retries).toBe(2);
+  });
+
+  it('aborts the HTTP call when the item times out', async () => {
+    const sim = await simulator({ latencyMs: 5_000, latencyJitter: 0 });
+    const h = await hub({ openai: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: sim.url });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('Timed out after 200 ms')), 200);
+    const t0 = performance.now();
+    await expect(h.call('openai', { prompt: 'slow' }, controller.signal)).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect((await sim.stats()).completions).toBe(0);
+  });
+
+  it('refuses an undeclared provider and a fallback to nowhere', async () => {
+    const h = await hub({ openai: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
+    await expect(h.call('mistral', { prompt: 'x' }, signal())).rejects.toMatchObject({ code: 'PROVIDER_UNKNOWN' });
+    await expect(ProviderHub.create({ openai: { fallback: 'nope' } }, { env: {} })).rejects.toThrow(/Expected providers.openai.fallback to name a declared provider/);
+  });
+});

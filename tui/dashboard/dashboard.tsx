@@ -1,0 +1,84 @@
+import { useCallback } from 'react';
+import { Box, useInput, useStdin, type Key } from 'ink';
+import type { DashboardStore } from '../../state/store.js';
+import { decodeKeys, planKeys, type KeyEffect } from '../keys.js';
+import { StoreContext, useDashboard, useDashboardShallow, useDashboardStore, useTerminalSize } from './context.js';
+import { LogsPanel, ThroughputPanel } from './activity.js';
+import { ErrorDetail, ErrorsPanel } from './errors.js';
+import { Footer, Header, Progress } from './header.js';
+import { planLayout, type LayoutPlan } from './layout.js';
+import { HelpOverlay, ResumePrompt, TooSmall } from './overlays.js';
+import { TopRow, WatchPanel } from './panels.js';
+import { ProvidersPanel } from './providers.js';
+
+export interface DashboardProps {
+  store: DashboardStore;
+  /** Carries out what keys ask of the engine (pause, resize, retry, stop, exit, resume choice). */
+  onEffect?: (effect: KeyEffect) => void;
+}
+
+/** The live dashboard. Renders only from the store; keys go to `onEffect`. */
+export function Dashboard({ store, onEffect }: DashboardProps) {
+  return (
+    <StoreContext.Provider value={store}>
+      <Screen onEffect={onEffect} />
+    </StoreContext.Provider>
+  );
+}
+
+/** Mounted only when stdin supports raw mode: Ink's useInput throws otherwise. */
+function KeyInput({ onEffect }: { onEffect: ((effect: KeyEffect) => void) | undefined }) {
+  const store = useDashboardStore();
+  const handle = useCallback((input: string, key: Key) => {
+    const keys = decodeKeys(input, key);
+    if (keys.length === 0) return;
+    const plan = planKeys(store.getState(), keys, Date.now());
+    if (plan.state !== store.getState()) store.setState(plan.state, true);
+    for (const e of plan.effects) onEffect?.(e);
+  }, [store, onEffect]);
+  useInput(handle);
+  return null;
+}
+
+function Screen({ onEffect }: { onEffect: ((effect: KeyEffect) => void) | undefined }) {
+  const size = useTerminalSize();
+  const { isRawModeSupported } = useStdin();
+  const c = useDashboardShallow((s) => ({ phase: s.phase, providers: s.providers?.length ?? 0, stages: s.workers.perStage.length, watch: s.watch !== null }));
+  const layout = planLayout({ columns: size.columns, rows: size.rows, providers: c.providers, stages: c.stages, watch: c.watch });
+  let body;
+  if (layout.tooSmall) body = <TooSmall need={layout.need} columns={size.columns} rows={size.rows} />;
+  else if (c.phase === 'resume-prompt') body = <ResumePrompt />;
+  else body = <Main layout={layout} watch={c.watch} />;
+  return (
+    <Box flexDirection="column" width={size.columns}>
+      {isRawModeSupported ? <KeyInput onEffect={onEffect} /> : null}
+      {body}
+    </Box>
+  );
+}
+
+function Main({ layout, watch }: { layout: LayoutPlan; watch: boolean }) {
+  const overlay = useDashboard((s) => (s.ui.detail ? 'detail' : s.ui.help ? 'help' : null));
+  const { framed, columns } = layout;
+  const panelsHeight = layout.height - 3 - (layout.gap ? 1 : 0);
+  return (
+    <Box flexDirection="column" width={columns} height={layout.height} overflow="hidden">
+      <Header />
+      <Progress width={columns} />
+      {layout.gap ? <Box height={1} /> : null}
+      {overlay === 'help' ? <HelpOverlay height={panelsHeight} /> : null}
+      {overlay === 'detail' ? <ErrorDetail height={panelsHeight} /> : null}
+      {overlay === null ? (
+        <Box flexDirection="column" height={panelsHeight} overflow="hidden">
+          <TopRow lines={layout.topLines} framed={framed} />
+          {watch ? <WatchPanel framed={framed} /> : null}
+          <ProvidersPanel rows={layout.providerRows} framed={framed} width={columns} />
+          <ErrorsPanel lines={layout.errorLines} framed={framed} />
+          <ThroughputPanel height={layout.sparkHeight} framed={framed} width={columns} />
+          {layout.logLines > 0 ? <LogsPanel lines={layout.logLines} framed={framed} /> : null}
+        </Box>
+      ) : null}
+      <Footer />
+    </Box>
+  );
+}

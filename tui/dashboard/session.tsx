@@ -1,0 +1,146 @@
+// One dashboard run: the resume prompt, the engine, the store feed, keys and signals, and the way out
+// (final frame, then the plain summary lines below it). Loaded only on the TTY path.
+import path from 'node:path';
+import { render } from 'ink';
+import { createEngine, type Engine, type EngineOptions } from '../../engine/engine.js';
+import type { LoadedPipeline, RunSummary } from '../../engine/types.js';
+import { readCheckpointSummary } from '../../state/checkpoint-summary.js';
+import { feedStore } from '../../state/feed.js';
+import { statePaths } from '../../state/paths.js';
+import { askResume, createDashboardStore, failRun, finishRun, startRun, withNotice, type WatchInfo } from '../../state/store.js';
+import { planKeys, type KeyEffect, type ResumeChoice } from '../keys.js';
+import { printError } from '../print-error.js';
+import { summaryLines } from '../report.js';
+import { Dashboard } from './dashboard.js';
+
+export interface DashboardRunOptions {
+  pipeline: LoadedPipeline;
+  /** As for `createEngine`; `fresh` may still be chosen at the resume prompt. */
+  engineOptions: EngineOptions;
+  inputs?: string[];
+  /** The `pipeline-tui status ...` command the summary points at. */
+  statusHint: string;
+  /** Offer continue / start fresh when the last run did not finish. @default true (never with `fresh` or `retryFailed`) */
+  askResume?: boolean;
+  /** Keep the DONE screen until q, instead of exiting with the run. @default false */
+  hold?: boolean;
+  /** Label the run SIMULATED from the start (`--simulate`); the engine's stats may also say so later. @default false */
+  simulated?: boolean;
+  /** Watch mode: folders and files seen, shown in their own panel. */
+  watch?: WatchInfo;
+  /** @default process.stdin */
+  stdin?: NodeJS.ReadStream;
+  /** @default process.stdout */
+  stdout?: NodeJS.WriteStream;
+  /** @default process.stderr */
+  stderr?: NodeJS.WriteStream;
+  /** Write every frame in full, one after another, instead of redrawing in place (tests, and CI where Ink draws nothing live). @default false */
+  debug?: boolean;
+  /** Replaces `createEngine` (tests). */
+  engineFactory?: (pipeline: LoadedPipeline, options: EngineOptions) => Engine;
+}
+
+/** More than this per stage is a typo held down, not a plan. */
+export const MAX_WORKERS_BY_KEY = 256;
+
+/** Runs the pipeline under the live dashboard; resolves with the exit code. */
+export async function runDashboard(o: DashboardRunOptions): Promise<number> {
+  const stdin = o.stdin ?? process.stdin;
+  const stdout = o.stdout ?? process.stdout;
+  const keysWork = stdin.isTTY === true;
+  const store = createDashboardStore({ pipeline: o.pipeline.name, simulated: o.simulated ?? false, hold: o.hold ?? false, ...(o.watch ? { watch: o.watch } : {}), now: Date.now() });
+  const stateRoot = path.resolve(o.engineOptions.cwd ?? process.cwd(), o.engineOptions.stateDir ?? '.pipeline-tui');
+  let engine: Engine | undefined;
+  let stopRequested: 'graceful' | 'force' | undefined;
+  let chosen: ((c: ResumeChoice) => void) | undefined;
+  let exitRequested: (() => void) | undefined;
+  const notice = (text: string) => store.setState((s) => withNotice(s, text, Date.now()), true);
+
+  const changeWorkers = (e: Engine, delta: number) => {
+    const w = e.stats().workers;
+    const current = Math.round(w.target / Math.max(1, w.perStage.length));
+    const next = Math.min(MAX_WORKERS_BY_KEY, Math.max(1, current + delta));
+    if (next === current) { notice(delta < 0 ? 'Workers: 1 is the fewest.' : `Workers: ${MAX_WORKERS_BY_KEY} is the most.`); return; }
+    e.resize(next);
+    notice(`Workers ${current} → ${next}${next < current ? ' (busy workers finish their items first)' : ''}`);
+  };
+
+  const onEffect = (effect: KeyEffect) => {
+    switch (effect.type) {
+      case 'resume': chosen?.(effect.choice); return;
+      case 'exit': exitRequested?.(); return;
+      case 'stop': stopRequested ??= 'graceful'; void engine?.stop(); return;
+      case 'force-stop': stopRequested = 'force'; void engine?.stop({ force: true }); return;
+      default: break;
+    }
+    if (!engine) return;
+    if (effect.type === 'toggle-pause') {
+      const state = engine.stats().state;
+      if (state === 'running') { engine.pause(); notice('Paused: no new items start; running ones finish. p to resume.'); }
+      else if (state === 'paused') { engine.resume(); notice('Resumed.'); }
+    } else if (effect.type === 'workers') {
+      changeWorkers(engine, effect.delta);
+    } else if (effect.type === 'retry') {
+      const n = engine.retryFailed();
+      notice(n > 0 ? `Retrying ${n} failed item${n === 1 ? '' : 's'} with fresh attempts.` : 'Nothing to retry: no item has failed in this run.');
+    }
+  };
+
+  // A signal from outside (kill, or Ctrl-C where the terminal is not in raw mode) acts like Ctrl-C pressed.
+  const onSignal = () => {
+    const plan = planKeys(store.getState(), ['ctrl-c'], Date.now());
+    store.setState(plan.state, true);
+    for (const e of plan.effects) onEffect(e);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const ink = render(<Dashboard store={store} onEffect={onEffect} />, {
+    stdin, stdout, stderr: o.stderr ?? process.stderr, exitOnCtrlC: false, maxFps: 10, debug: o.debug ?? false,
+  });
+  const leave = async () => {
+    // Store updates reach React on a later tick; unmounting before that would leave a stale last frame.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    ink.unmount();
+    await ink.waitUntilExit();
+  };
+
+  try {
+    let fresh = o.engineOptions.fresh ?? false;
+    if (o.askResume !== false && !fresh && !o.engineOptions.retryFailed && keysWork) {
+      const info = await readCheckpointSummary(stateRoot, o.pipeline.name).catch(() => null); // unreadable state: the engine reports it
+      if (info?.unfinished && stopRequested === undefined) {
+        store.setState((s) => askResume(s, { done: info.done, failed: info.failed, left: info.left, status: info.lastRun?.status ?? 'stopped', at: info.at }), true);
+        const choice = await new Promise<ResumeChoice>((resolve) => { chosen = resolve; });
+        chosen = undefined;
+        if (choice === 'quit') { await leave(); return 130; }
+        fresh = choice === 'fresh';
+      }
+    }
+    store.setState(startRun, true);
+    const e = (o.engineFactory ?? createEngine)(o.pipeline, { ...o.engineOptions, fresh });
+    engine = e;
+    const stopFeed = feedStore(store, e, { logFile: statePaths(stateRoot, o.pipeline.name).log, logFromStart: fresh });
+    let summary: RunSummary;
+    try {
+      const running = e.run(o.inputs ?? []);
+      // A q or Ctrl-C before the engine existed still counts.
+      if (stopRequested) void e.stop(stopRequested === 'force' ? { force: true } : {});
+      summary = await running;
+    } catch (err) {
+      stopFeed();
+      store.setState((s) => failRun(s, err instanceof Error ? err.message : String(err)), true);
+      await leave();
+      return printError(err);
+    }
+    stopFeed();
+    store.setState((s) => finishRun(s, summary), true);
+    if (o.hold && keysWork && stopRequested === undefined) await new Promise<void>((resolve) => { exitRequested = resolve; });
+    await leave();
+    for (const line of summaryLines(summary, o.statusHint)) stdout.write(`${line}\n`);
+    return summary.exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
