@@ -1,6 +1,9 @@
 import { definePipeline } from 'pipeline-tui';
+import nlp from 'compromise';
+import { franc } from 'franc-min';
+import Sentiment from 'sentiment';
 
-/** One saved tweet, as in samples/tweets.jsonl (a typical export shape). */
+/** One saved tweet, as in samples/tweets.jsonl (the shape of a typical export). */
 interface Tweet {
   id: string;
   author: string;
@@ -11,67 +14,66 @@ interface Tweet {
   media?: { type: string }[];
 }
 
-type ContentType = 'thread' | 'github' | 'paper' | 'multimedia' | 'standard';
+export type ContentType = 'thread' | 'github' | 'paper' | 'multimedia' | 'standard';
 
-function contentType(t: Tweet): ContentType {
+export function contentType(t: Tweet): ContentType {
   if (/github\.com\//i.test(t.text)) return 'github';
-  if (/arxiv\.org\/|doi\.org\/|\bpaper\b/i.test(t.text)) return 'paper';
-  if (/🧵|\b1\/\d+\b|\(thread\)|a thread/i.test(t.text)) return 'thread';
+  if (/arxiv\.org\/|doi\.org\//i.test(t.text)) return 'paper';
+  if (/🧵|\b1\/\d+\b|a thread\b/i.test(t.text)) return 'thread';
   if ((t.media?.length ?? 0) > 0 || /\.(png|jpe?g|gif|mp4)\b/i.test(t.text)) return 'multimedia';
   return 'standard';
 }
 
-// Research and code links are what people save tweets for: they go first.
+// Research and code links are what people save tweets for: they are enriched first.
 const priorityByType: Record<ContentType, number> = { paper: 8, github: 6, thread: 4, multimedia: 2, standard: 0 };
 
-const stopwords: Record<string, string[]> = {
-  en: ['the', 'is', 'and', 'to', 'of', 'in', 'my', 'this', 'on', 'a', 'i', 'it', 'at', 'look'],
-  es: ['el', 'la', 'de', 'que', 'es', 'muy', 'para', 'nuestro', 'los', 'del', 'un', 'una'],
-  fr: ['le', 'la', 'de', 'est', 'dans', 'notre', 'pour', 'les', 'vraiment', 'des', 'un', 'une'],
-};
+// Longer reads go to the provider with the better long-form model; everything falls back along a chain.
+const providerByType: Record<ContentType, string> = { paper: 'anthropic', thread: 'anthropic', github: 'openai', multimedia: 'google', standard: 'openai' };
 
-function language(text: string): string {
-  const words = text.toLowerCase().split(/[^\p{L}]+/u).filter(Boolean);
-  let best = 'und';
-  let bestScore = 0;
-  for (const [lang, list] of Object.entries(stopwords)) {
-    const score = words.filter((w) => list.includes(w)).length;
-    if (score > bestScore) { best = lang; bestScore = score; }
-  }
-  return best;
-}
-
-const positive = ['love', 'great', 'amazing', 'fast', 'clean', 'excellent', 'brilliant', 'welcome', 'rápido', 'bueno', 'génial', 'utile'];
-const negative = ['hate', 'slow', 'broken', 'awful', 'confusing', 'buggy', 'painful', 'lento', 'lent'];
-
-function sentiment(text: string): { score: number; label: 'positive' | 'negative' | 'neutral' } {
-  const words = text.toLowerCase().split(/[^\p{L}]+/u);
-  const score = words.filter((w) => positive.includes(w)).length - words.filter((w) => negative.includes(w)).length;
-  return { score, label: score > 0 ? 'positive' : score < 0 ? 'negative' : 'neutral' };
-}
+const sentiment = new Sentiment();
 
 export default definePipeline<Tweet>({
   name: 'tweets',
-  description: 'Enrich saved tweets: content type, priority, language, sentiment, entities',
+  description: 'Enrich saved tweets: type, priority, language, sentiment, entities, and an LLM summary',
   input: 'samples/tweets.jsonl',
   output: 'out/tweets.jsonl',
   id: (t) => t.id,
   priority: (t) => priorityByType[contentType(t)],
-  workers: 2,
-  timeoutMs: 10_000,
+  workers: 8,
+  timeoutMs: 30_000,
   retry: { attempts: 3, backoffMs: 500, maxBackoffMs: 10_000 },
-  process(t) {
+  // The limits of the accounts this was written for; `--simulate` (or no key) answers with the simulator.
+  providers: {
+    openai: { rpm: 3_500, tpm: 90_000, model: 'gpt-4o-mini', fallback: 'anthropic' },
+    anthropic: { rpm: 1_000, model: 'claude-3-5-haiku-latest', fallback: 'openai' },
+    google: { rpm: 300, model: 'gemini-2.0-flash', fallback: 'openai' },
+  },
+  async process(t, ctx) {
     const type = contentType(t);
+    const doc = nlp(t.text);
+    const mood = sentiment.analyze(t.text);
+    const summary = await ctx.llm(providerByType[type], {
+      messages: [
+        { role: 'system', content: 'Summarise the tweet in one short sentence for a reading list.' },
+        { role: 'user', content: t.text },
+      ],
+      maxTokens: 60,
+      temperature: 0.2,
+    });
     return {
       type,
       priority: priorityByType[type],
-      language: language(t.text),
-      sentiment: sentiment(t.text),
+      language: franc(t.text, { minLength: 10 }),
+      sentiment: { score: mood.score, comparative: Math.round(mood.comparative * 1000) / 1000, label: mood.score > 0 ? 'positive' : mood.score < 0 ? 'negative' : 'neutral' },
       entities: {
+        people: doc.people().out('array') as string[],
+        places: doc.places().out('array') as string[],
+        organizations: doc.organizations().out('array') as string[],
         hashtags: t.text.match(/#[\p{L}\d_]+/gu) ?? [],
         mentions: t.text.match(/@\w+/g) ?? [],
         urls: t.text.match(/https?:\/\/\S+/g) ?? [],
       },
+      summary: { text: summary.text, provider: summary.provider, model: summary.model, tokens: summary.usage },
       engagement: (t.likes ?? 0) + 2 * (t.retweets ?? 0),
     };
   },

@@ -90,8 +90,11 @@ export async function callProvider(name: string, e: ProviderEndpoint, req: LlmRe
     ...(req.maxTokens === undefined ? {} : { maxOutputTokens: req.maxTokens }),
     ...(req.temperature === undefined ? {} : { temperature: req.temperature }),
   };
-  const result = req.messages
-    ? await generateText({ ...common, messages: req.messages as ModelMessage[] })
+  // System messages go in the SDK's `system` option: it warns (rightly) about them inside `messages`.
+  const system = req.messages?.filter((m) => m.role === 'system').map((m) => m.content).join('\n');
+  const rest = req.messages?.filter((m) => m.role !== 'system');
+  const result = rest
+    ? await generateText({ ...common, ...(system ? { system } : {}), messages: rest as ModelMessage[] })
     : await generateText({ ...common, prompt: req.prompt ?? '' });
   return {
     text: result.text,
