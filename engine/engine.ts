@@ -6,11 +6,15 @@ import { journalLine, readJournal, type DeadLetter } from '../state/journal.js';
 import { backoffDelay } from './backoff.js';
 import { categoryOf, ErrorCode, PipelineTuiError, describeThrown } from './errors.js';
 import { defaultId } from './ids.js';
+import { expandRecords } from './expand.js';
 import { estimateTotal, expandInputs, readInputs, readOptionsOf, type InputRecord, type RecordSource } from './inputs.js';
 import { openOutput, type OutputWriter } from './outputs/index.js';
 import { BucketPriorityQueue, clampPriority, type ItemQueue } from './priority-queue.js';
 import { RunStats } from './stats.js';
 import { WorkerPool } from './worker-pool.js';
+import type { StagePool, StagePoolFactory } from './stage-pool.js';
+import { DistributedRun } from './distributed/coordinator.js';
+import { engineMetrics, serveMetrics, type MetricsServer } from './metrics.js';
 import { ProviderHub } from './providers/hub.js';
 import type { SimulatorOptions } from './providers/simulator.js';
 import type { AttemptError, EngineEvent, EngineStats, ItemSource, LoadedPipeline, RunSummary } from './types.js';
@@ -46,6 +50,10 @@ export interface EngineOptions {
   simulator?: SimulatorOptions;
   /** Environment for provider keys and base URLs. @default process.env */
   env?: NodeJS.ProcessEnv;
+  /** Distribute the run through BullMQ on this Redis (`--redis`); `pipeline-tui worker` processes help. @default none: local */
+  redis?: string;
+  /** Serve Prometheus metrics on this port (0: any free one). @default none */
+  metricsPort?: number;
 }
 
 interface Item {
@@ -66,9 +74,11 @@ type Pending = { kind: 'done'; item: Item; core: string; ms: number } | { kind: 
 /** Runs one pipeline over its inputs: streaming, supervised, checkpointed, observable. */
 export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   readonly pipeline: LoadedPipeline;
-  private readonly opts: Required<Omit<EngineOptions, 'workers' | 'source'>> & { workers: EngineOptions['workers']; source: RecordSource | undefined };
+  private readonly opts: Required<Omit<EngineOptions, 'workers' | 'source' | 'redis' | 'metricsPort'>> & { workers: EngineOptions['workers']; source: RecordSource | undefined };
   private readonly queues: ItemQueue<Item>[];
-  private readonly pools: WorkerPool<Item>[] = [];
+  private readonly pools: StagePool<Item>[] = [];
+  private distributed: DistributedRun | undefined;
+  private metrics: MetricsServer | undefined;
   private readonly stats_ = new RunStats();
   private readonly seen = new Set<string>();
   private readonly failedRecords = new Map<string, Item>();
@@ -92,6 +102,9 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   private autoscale: { min: number; max: number } | undefined;
   private lowUtilTicks = 0;
   private initialWorkers = 0;
+  /** `--redis` and `--metrics-port`: apart from `opts`, whose other fields all have defaults. */
+  private readonly redisUrl: string | undefined;
+  private readonly metricsPort: number | undefined;
 
   constructor(pipeline: LoadedPipeline, options: EngineOptions = {}) {
     super();
@@ -112,6 +125,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       simulator: options.simulator ?? {},
       env: options.env ?? process.env,
     };
+    this.redisUrl = options.redis;
+    this.metricsPort = options.metricsPort;
     if (!(this.opts.limit > 0)) throw new TypeError(`Expected limit to be a positive number, got ${this.opts.limit} (${typeof this.opts.limit})`);
     this.queues = pipeline.stages.map(() => new BucketPriorityQueue<Item>());
   }
@@ -124,7 +139,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     if (w === 'auto') { this.autoscale = { min: 1, max: 8 }; return 1; }
     if (typeof w === 'object') { this.autoscale = w; return w.min; }
     if (!Number.isInteger(w) || w < 0) throw new PipelineTuiError(ErrorCode.Usage, `Expected --workers to be a positive integer or "auto", got ${String(w)}`);
-    return Math.max(1, w);
+    // A distributed coordinator may leave all the work to other machines (`--workers 0`).
+    return Math.max(this.redisUrl ? 0 : 1, w);
   }
 
   /** Processes the inputs (default: the pipeline's `input`) and resolves with the run summary. */
@@ -135,6 +151,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     const patterns = inputs && inputs.length > 0 ? inputs : this.pipeline.input;
     const files = this.opts.retryFailed || this.opts.source ? [] : patterns.length > 0 ? await expandInputs(patterns, this.opts.cwd, readOptionsOf(this.pipeline.definition)) : [];
     if (!this.opts.retryFailed && !this.opts.source && files.length === 0) throw new PipelineTuiError(ErrorCode.Usage, `Pipeline "${this.pipeline.name}" declares no input and none was given`, { hint: `Pass files, folders or globs: pipeline-tui run ${this.pipeline.name} data/*.jsonl` });
+    if (this.redisUrl) await DistributedRun.check(this.redisUrl);
     const store = await CheckpointStore.open(this.opts.stateDir, this.pipeline.name, this.pipeline.file, { fresh: this.opts.fresh });
     this.store = store;
     const runRecord = { startedAt: new Date(this.startedAt).toISOString(), status: 'running' as const };
@@ -146,9 +163,14 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       c.done = store.done.size;
       c.failed = store.failed.size;
       c.total = this.opts.retryFailed ? store.done.size + store.failed.size : Math.max(await estimateTotal(files), 0);
+      if (this.metricsPort !== undefined) this.metrics = await serveMetrics(this.metricsPort, () => engineMetrics(this.stats()));
+      if (this.redisUrl) {
+        this.distributed = await DistributedRun.connect({ url: this.redisUrl, pipeline: this.pipeline, simulate: this.opts.simulate, log: (m) => this.log(null, null, m) });
+        await this.distributed.start(store);
+      }
       const providers = this.pipeline.definition.providers ?? {};
       if (Object.keys(providers).length > 0) {
-        this.hub = await ProviderHub.create(providers, { env: this.opts.env, simulate: this.opts.simulate, simulateMissing: this.opts.simulateMissing, simulator: this.opts.simulator, warn: (m) => this.log(null, null, m) });
+        this.hub = await ProviderHub.create(providers, { env: this.opts.env, simulate: this.opts.simulate, simulateMissing: this.opts.simulateMissing, simulator: this.opts.simulator, warn: (m) => this.log(null, null, m), ...(this.distributed ? { limiterFactory: this.distributed.limiterFactory } : {}) });
       }
       this.initialWorkers = this.poolSize(0);
       for (const stage of this.pipeline.stages) this.pools.push(this.createPool(stage.index, this.poolSize(stage.index)));
@@ -156,6 +178,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       this.emitEvent({ type: 'start', pipeline: this.pipeline.name, file: this.pipeline.file, workers: this.pools[0]!.size, resumed: { done: store.done.size, failed: store.failed.size }, time: new Date().toISOString() });
       this.ticker = setInterval(() => this.tick(), 1000);
       const done = new Promise<void>((resolve) => { this.finished = resolve; });
+      this.opts.source?.attach?.(this);
       this.pump(files).catch((e: unknown) => this.fail(e as Error));
       await done;
       if (this.fatal) throw this.fatal;
@@ -170,9 +193,14 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     return this.output?.streaming ? { path: this.output.file, bytes: this.output.bytes } : null;
   }
 
-  private createPool(stage: number, size: number): WorkerPool<Item> {
+  private createPool(stage: number, size: number): StagePool<Item> {
     const queue = this.queues[stage]!;
-    return new WorkerPool<Item>(
+    // Distributed: the stage's items go through a BullMQ queue (worked here too unless size is 0).
+    const make: StagePoolFactory<Item> = this.distributed?.poolFactory<Item>({
+      priority: (it) => it.priority,
+      attempted: (it, n) => { if (n > it.attempt) { this.stats_.attempts += n - it.attempt; it.attempt = n; } },
+    }) ?? ((o, src, h) => new WorkerPool<Item>(o, src, h));
+    return make(
       { file: this.pipeline.file, stage, size, timeouts: this.pipeline.stages.map((s) => s.timeoutMs) },
       {
         take: (max) => {
@@ -213,7 +241,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 
   private async pump(files: string[]): Promise<void> {
     const store = this.store!;
-    const source: AsyncIterable<InputRecord[]> = this.opts.source ?? (this.opts.retryFailed ? this.deadLetterRecords() : readInputs(files, this.opts.cwd, readOptionsOf(this.pipeline.definition)));
+    const source: AsyncIterable<InputRecord[]> = this.opts.source ?? (this.opts.retryFailed ? this.deadLetterRecords() : expandRecords(readInputs(files, this.opts.cwd, readOptionsOf(this.pipeline.definition)), this.pipeline.definition.expand));
     let n = 0;
     reading: for await (const batch of source) for (const rec of batch) {
       if (this.stopping || this.fatal || n >= this.opts.limit) break reading;
@@ -443,13 +471,14 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     if (this.state !== 'running') return;
     this.state = 'paused';
     this.emitEvent({ type: 'paused' });
+    for (const p of this.pools) p.setDispatch?.('paused');
   }
 
   resume(): void {
     if (this.state !== 'paused') return;
     this.state = 'running';
     this.emitEvent({ type: 'resumed' });
-    for (const p of this.pools) p.kick();
+    for (const p of this.pools) { p.setDispatch?.('running'); p.kick(); }
   }
 
   /** Sets the pool size (of every stage pool); growing is immediate, shrinking waits for running items. */
@@ -493,6 +522,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       this.flush();
       this.finished?.();
     } else {
+      for (const p of this.pools) p.setDispatch?.('stopping');
       this.checkFinished();
     }
   }
@@ -500,11 +530,13 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   stats(): EngineStats {
     const now = Date.now();
     const c = this.stats_.counts;
-    c.pending = this.queues.reduce((n, q) => n + q.size, 0);
-    c.running = this.pools.reduce((n, p) => n + p.inFlight, 0);
+    // Items handed to a distributed stage but not started yet (waiting in Redis) are pending, not running.
+    const handedOn = this.pools.reduce((n, p) => n + (p.queued ?? 0), 0);
+    c.pending = this.queues.reduce((n, q) => n + q.size, 0) + handedOn;
+    c.running = this.pools.reduce((n, p) => n + p.inFlight, 0) - handedOn;
     const byPriority: Record<string, number> = {};
     for (const q of this.queues) for (const [p, n] of q.sizes()) byPriority[p] = (byPriority[p] ?? 0) + n;
-    const sum = (f: (p: WorkerPool<Item>) => number) => this.pools.reduce((n, p) => n + f(p), 0);
+    const sum = (f: (p: StagePool<Item>) => number) => this.pools.reduce((n, p) => n + f(p), 0);
     return {
       pipeline: this.pipeline.name,
       state: this.state,
@@ -517,12 +549,13 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       workers: {
         size: sum((p) => p.size), target: sum((p) => p.targetSize), busy: sum((p) => p.busy),
         crashes: sum((p) => p.crashes), timeouts: sum((p) => p.timeouts), replacements: sum((p) => p.replacements),
-        perStage: this.pools.map((p, i) => ({ name: this.pipeline.stages[i]!.name, size: p.size, busy: p.busy, queued: this.queues[i]!.size })),
+        perStage: this.pools.map((p, i) => ({ name: this.pipeline.stages[i]!.name, size: p.size, busy: p.busy, queued: this.queues[i]!.size + (p.queued ?? 0) })),
       },
       errors: { byCategory: { ...this.stats_.byCategory }, byCode: { ...this.stats_.byCode }, recent: [...this.stats_.recent] },
       processingMs: this.stats_.processing.stats(),
       providers: this.hub?.usage() ?? {},
       simulated: this.simulated,
+      ...this.distributed?.stats(),
     };
   }
 
@@ -536,6 +569,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     for (const p of this.pools) await p.stop();
     this.flush();
     await this.hub?.stop();
+    await this.distributed?.close('failed');
+    await this.metrics?.close();
     this.output?.close();
     this.store?.close();
   }
@@ -549,6 +584,9 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     this.flush();
     const sim = await this.hub?.simulatorStats();
     await this.hub?.stop();
+    // A completed distributed run empties its queues; a stopped one stays in Redis for the resume.
+    await this.distributed?.close(stopped ? 'stopped' : 'completed');
+    await this.metrics?.close();
     let reduced: unknown;
     if (!stopped && this.pipeline.definition.reduce) reduced = await this.runReduce();
     // A streamed output is complete already; the others are written whole from the journal.

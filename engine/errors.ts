@@ -29,6 +29,8 @@ export const ErrorCode = {
   StateCorrupt: 'STATE_CORRUPT',
   StateLocked: 'STATE_LOCKED',
   WorkerStart: 'WORKER_START',
+  RedisUnavailable: 'REDIS_UNAVAILABLE',
+  RedisConfig: 'REDIS_CONFIG',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -124,6 +126,16 @@ export const messages = {
   usage: (detail: string, hint?: string) => new PipelineTuiError(ErrorCode.Usage, detail, hint === undefined ? undefined : { hint }),
   workerStart: (detail: string) =>
     new PipelineTuiError(ErrorCode.WorkerStart, `A worker thread could not start: ${detail}`),
+  redisUnavailable: (url: string, detail: string) =>
+    new PipelineTuiError(ErrorCode.RedisUnavailable, `Cannot reach Redis at ${url}: ${detail}`, {
+      hint: 'Check the --redis URL (redis://[user:password@]host:port[/db], rediss:// for TLS) and that the server is running.',
+    }),
+  redisConfig: (url: string, detail: string, hint: string) =>
+    new PipelineTuiError(ErrorCode.RedisConfig, `Redis at ${url} ${detail}`, { hint }),
+  coordinatorBusy: (pipeline: string, url: string, holder: string, expiresInMs: number) =>
+    new PipelineTuiError(ErrorCode.StateLocked, `Pipeline "${pipeline}" already has a coordinator on ${url}: ${holder}`, {
+      hint: `One run of a pipeline at a time per Redis: stop that one first, or use another Redis. A coordinator that died releases its claim within ${Math.max(1, Math.ceil(expiresInMs / 1000))} s.`,
+    }),
 };
 
 /** Turns anything thrown into the plain fields an item error needs. */

@@ -10,7 +10,7 @@ import { xlsxReader } from './readers/xlsx.js';
 import type { InputReader, InputRecord, ReadOptions } from './readers/types.js';
 import type { PipelineDefinition } from './types.js';
 
-export type { InputReader, InputRecord, InputTable, ReadOptions, RecordSource } from './readers/types.js';
+export type { InputReader, InputRecord, InputTable, ReadOptions, RecordSource, SourceRun } from './readers/types.js';
 
 export const readers: InputReader[] = [jsonlReader, jsonReader, csvReader, xlsxReader, textReader];
 

@@ -83,6 +83,8 @@ export interface GrantContext {
   stateRoot: string;
   /** Provider hosts (`host` or `host:port`) and key variables, from the provider adapters. */
   providers: { hosts: string[]; keyVars: string[] };
+  /** `--fresh`: the state folder is renamed to a backup beside it. */
+  fresh?: boolean;
 }
 
 const toList = (f: AllowFlag | undefined, fromFile: string[] | undefined, defaults: string[]): AllowList =>
@@ -109,8 +111,8 @@ export function computeGrant(ctx: GrantContext, flags: PermissionFlags): Grant {
   const own = ctx.definition.permissions ?? {};
   const outDir = path.dirname(ctx.output);
   const name = ctx.definition.name;
-  // The state folder and the backups `--fresh` renames it to; never the whole root (other pipelines live there).
-  const state = [path.join(ctx.stateRoot, name), `${path.join(ctx.stateRoot, name)}.backup-*`];
+  // The state folder (and with --fresh the backup it is renamed to); never the whole root, other pipelines live there.
+  const state = [path.join(ctx.stateRoot, name), ...(ctx.fresh ? [`${path.join(ctx.stateRoot, name)}.backup-*`] : [])];
   const pipelineDir = path.dirname(ctx.pipelineFile);
   const read = [
     pipelineDir, abs('pipelines'), ...ctx.inputs.map((p) => staticBase(p, ctx.cwd)), outDir, ...state,
@@ -181,4 +183,31 @@ export function asPermissionDenied(thrown: unknown): PermissionDeniedError | und
     }
   }
   return undefined;
+}
+
+/**
+ * Paths for Node's --allow-fs-read/--allow-fs-write. Node 20's path tree has bugs this works around:
+ * - when one granted path is a string prefix of another (`/s/out` and `/s/out/x`, `/s/p` and
+ *   `/s/p.backup-*`), the shorter one itself is refused (its contents are not), so `mkdir`/`readdir` of
+ *   a granted folder fails. Paths inside another are dropped (already covered), and `A` becomes `A*`
+ *   when another path merely starts with it, at the cost of also granting siblings whose names start with A;
+ * - a folder that does not exist yet is granted as a file (its contents are refused) unless written with
+ *   a trailing `/`, so a trailing `/` given by the user is kept; our own folders are created beforehand.
+ */
+export function nodeFsPaths(list: string[]): string[] {
+  const dirHint = new Set<string>();
+  const norm = list.map((p) => {
+    const n = p.length > 1 ? p.replace(/[\\/]+$/, '') : p;
+    if (n !== p) dirHint.add(n);
+    return n;
+  });
+  const entries = [...new Set(norm)].sort((a, b) => a.length - b.length);
+  const covers = (k: string, e: string) => (k.endsWith('*') ? e.startsWith(k.slice(0, -1)) : e === k || e.startsWith(k === '/' ? '/' : `${k}/`));
+  const kept: string[] = [];
+  for (const e of entries) {
+    if (kept.some((k) => covers(k, e))) continue;
+    const clash = !e.endsWith('*') && entries.some((b) => b !== e && b.startsWith(e) && b[e.length] !== '/');
+    kept.push(clash ? `${e}*` : e);
+  }
+  return kept.map((k) => (dirHint.has(k) && k !== '/' && !existsSync(k) ? `${k}/` : k));
 }

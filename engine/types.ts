@@ -5,6 +5,8 @@ export type { LlmRequest, LlmResponse };
 export type ItemSource =
   | { file: string; line: number }
   | { file: string; row: number }
+  /** The n-th item a pipeline's `expand` made of one record (1-based). */
+  | { file: string; part: number }
   | { file: string };
 
 export interface RetryOptions {
@@ -71,6 +73,11 @@ export interface PipelineDefinition<In = any, Out = unknown> {
   description?: string;
   input?: string | string[];
   watch?: string | string[];
+  /**
+   * Splits one input record into several items (a document into chunks), processed in parallel and
+   * checkpointed one by one. Not in the base contract; `reduce` can put the parts back together.
+   */
+  expand?: (record: any) => Iterable<In>;
   id?: (record: In) => string;
   priority?: (record: In) => number;
   /** @default 4 */
@@ -177,6 +184,28 @@ export interface EngineStats {
   /** Per-provider usage; empty when the pipeline declares no providers. */
   providers: Record<string, ProviderUsage>;
   simulated: boolean;
+  /** Distributed runs (`--redis`) only: the connection, shown as "Redis: connected" / "Redis: reconnecting". */
+  redis?: { url: string; status: 'connected' | 'connecting' | 'reconnecting' | 'closed' };
+  /** Distributed runs only: every machine serving the run (this one included), with its throughput. */
+  machines?: MachineStats[];
+}
+
+/** One machine of a distributed run, as the dashboard, `status` and the metrics show it. */
+export interface MachineStats {
+  /** `<host>:<pid>` */
+  id: string;
+  host: string;
+  pid: number;
+  role: 'coordinator' | 'worker';
+  /** Announced itself in the last few seconds; a killed machine stays listed as gone (false). */
+  up: boolean;
+  workers: number;
+  busy: number;
+  /** Attempts of this run it finished, counted by the coordinator from the results it collected. */
+  done: number;
+  failed: number;
+  /** Items per second over the last ~10 s. */
+  rate: number;
 }
 
 export interface ProviderUsage {

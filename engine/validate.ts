@@ -2,7 +2,7 @@ import { ErrorCode, PipelineTuiError } from './errors.js';
 import type { PipelineDefinition, RetryOptions } from './types.js';
 
 const knownFields = [
-  'name', 'description', 'input', 'watch', 'id', 'priority', 'workers', 'timeoutMs', 'retry', 'providers',
+  'name', 'description', 'input', 'watch', 'expand', 'id', 'priority', 'workers', 'timeoutMs', 'retry', 'providers',
   'permissions', 'process', 'stages', 'reduce', 'output', 'order', 'sheet', 'delimiter',
 ] as const;
 const retryFields = ['attempts', 'backoffMs', 'maxBackoffMs'] as const;
@@ -97,7 +97,7 @@ export function validatePipeline(def: unknown): string[] {
   if (typeof d.name !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(d.name)) p.add('name', 'lowercase letters, digits and dashes (like "my-pipeline")', d.name);
   if (d.description !== undefined && typeof d.description !== 'string') p.add('description', 'a string', d.description);
   for (const k of ['input', 'watch'] as const) if (d[k] !== undefined && !isStringList(d[k])) p.add(k, 'a string or an array of strings', d[k]);
-  for (const k of ['id', 'priority', 'process', 'reduce'] as const) if (d[k] !== undefined && typeof d[k] !== 'function') p.add(k, 'a function', d[k]);
+  for (const k of ['expand', 'id', 'priority', 'process', 'reduce'] as const) if (d[k] !== undefined && typeof d[k] !== 'function') p.add(k, 'a function', d[k]);
   checkWorkers(p, 'workers', d.workers, true);
   if (d.timeoutMs !== undefined && !isPositiveInt(d.timeoutMs)) p.add('timeoutMs', 'a positive integer (milliseconds)', d.timeoutMs);
   checkRetry(p, 'retry', d.retry);

@@ -3,6 +3,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { expose } from 'threads/worker';
 import { describeThrown, ErrorCode, isPermanent } from './errors.js';
 import { importPipelineModule } from './load.js';
+import { asPermissionDenied } from './permissions.js';
+import { installWorkerSandbox } from './sandbox.js';
 import { locateInPipeline } from './stack.js';
 import type { ProcessContext, ProcessFn, PipelineDefinition } from './types.js';
 import type { LlmRequest, LlmResponse } from './providers/adapters.js';
@@ -15,9 +17,12 @@ const timeView = new Float64Array(init.progressTime);
 const post = (m: WorkerSideMessage) => parentPort!.postMessage(m);
 
 function toWireError(thrown: unknown, fallbackCode: string): WireError {
-  const d = describeThrown(thrown);
+  // A sandbox denial (Node's ERR_ACCESS_DENIED, or ours, possibly as the `cause` of a "fetch failed")
+  // becomes PERMISSION_DENIED naming the flag; the line is still the pipeline's line that asked.
+  const denied = asPermissionDenied(thrown);
+  const d = describeThrown(denied ?? thrown);
   const code = d.code && /^[A-Z][A-Z0-9_]*$/.test(d.code) ? d.code : fallbackCode;
-  const where = locateInPipeline(d.stack, init.file);
+  const where = locateInPipeline(describeThrown(thrown).stack, init.file) ?? (denied ? locateInPipeline(d.stack, init.file) : undefined);
   return {
     name: d.name,
     message: where ? `${d.message} (${where.file}:${where.line})` : d.message,
@@ -37,6 +42,8 @@ const die = (thrown: unknown) => {
 process.on('uncaughtException', die);
 process.on('unhandledRejection', die);
 
+// Before any pipeline code runs: the network guard, the child-process guard, hints for hidden variables.
+installWorkerSandbox((message) => post({ __pt: 'log', id: null, message }));
 const def = (await importPipelineModule(init.file)) as PipelineDefinition;
 const processors: ProcessFn[] = def.stages ? def.stages.map((s) => s.process) : [def.process!];
 

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { spawn, Thread, Worker } from './threads.js';
 import { ErrorCode, messages } from './errors.js';
 import { BatchSizer } from './batching.js';
+import { workerEnv } from './sandbox.js';
 import type { LlmRequest, LlmResponse } from './providers/adapters.js';
 import type { BatchMessage, LlmReply, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
 
@@ -164,7 +165,9 @@ export class WorkerPool<T> {
     if (slot === undefined) throw new RangeError(`Expected at most ${maxSlots} workers`);
     Atomics.store(this.seqView, slot, -1);
     const init: WorkerInit = { file: this.options.file, slot, progressSeq: this.progressSeq, progressTime: this.progressTime, timeouts: this.options.timeouts };
-    const native = new Worker(entry, { workerData: init, stdout: true, stderr: true } as never) as InstanceType<typeof Worker>;
+    // In a sandbox, pipeline code sees only the environment variables it was allowed.
+    const env = workerEnv();
+    const native = new Worker(entry, { workerData: init, stdout: true, stderr: true, ...(env ? { env } : {}) } as never) as InstanceType<typeof Worker>;
     const w: PoolWorker<T> = { id: nextWorkerId++, slot, native, thread: undefined, outstanding: new Map(), batches: 0, nextSeq: 0, retiring: false, dead: false, crash: undefined, calls: new Map() };
     this.workers.add(w);
     const n = native as unknown as NodeJS.EventEmitter & { stdout: Readable; stderr: Readable };

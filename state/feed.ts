@@ -4,19 +4,22 @@
 // are read from the log file the engine appends to anyway.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { EngineStats } from '../engine/types.js';
-import { addLogs, applyStats, type DashboardStore, type LogLine } from './store.js';
+import { applyStats } from './snapshot.js';
+import { addLogs, setWatch, type DashboardStore, type LogLine, type WatchInfo } from './store.js';
 
 export interface StatsSource { stats(): EngineStats }
 
 export interface FeedOptions {
-  /** Poll period of `stats()`. @default 100 */
-  intervalMs?: number;
+  /** Poll period of `stats()`, or a function asked before every poll (to pace it by the cost of drawing). @default 100 */
+  intervalMs?: number | (() => number);
   /** `<state>/<pipeline>/log.jsonl`, read from its size at start (earlier runs' lines are not shown). */
   logFile?: string;
   /** Read the log from its start (a fresh run: the old log was moved aside). @default false */
   logFromStart?: boolean;
   /** Poll period of the log file. @default 500 */
   logIntervalMs?: number;
+  /** Watch mode: read with every poll, for the folders watched and the files seen so far. */
+  watch?: () => WatchInfo;
   /** @default Date.now */
   now?: () => number;
 }
@@ -24,14 +27,23 @@ export interface FeedOptions {
 /** Starts polling; returns a function that takes one last sample and stops. */
 export function feedStore(store: DashboardStore, source: StatsSource, options: FeedOptions = {}): () => void {
   const now = options.now ?? Date.now;
-  const poll = () => store.setState((s) => applyStats(s, source.stats(), now()), true);
+  const watch = options.watch;
+  const poll = () => store.setState((s) => {
+    const next = applyStats(s, source.stats(), now());
+    return watch ? setWatch(next, watch()) : next;
+  }, true);
   const tail = options.logFile ? new LogTail(options.logFile, options.logFromStart ?? false) : undefined;
   const readLogs = () => { if (tail) store.setState((s) => addLogs(s, tail.read()), true); };
+  const period = options.intervalMs ?? 100;
+  let statsTimer: NodeJS.Timeout | undefined;
+  const next = () => {
+    statsTimer = setTimeout(() => { poll(); next(); }, typeof period === 'function' ? period() : period);
+  };
   poll();
-  const statsTimer = setInterval(poll, options.intervalMs ?? 100);
+  next();
   const logTimer = tail ? setInterval(readLogs, options.logIntervalMs ?? 500) : undefined;
   return () => {
-    clearInterval(statsTimer);
+    clearTimeout(statsTimer);
     clearInterval(logTimer);
     poll();
     readLogs();

@@ -1,8 +1,8 @@
-// The dashboard's state: one zustand vanilla store, fed from `engine.stats()` on a timer (never per item),
-// and the pure functions that compute each next state. Nothing here imports React or Ink, so the reducers
-// are tested as plain functions and the store can be fed without a screen.
+// The dashboard's state: one zustand vanilla store, fed from `engine.stats()` on a timer (never per item;
+// see snapshot.ts and feed.ts), and the pure functions that compute each next state. Nothing here imports
+// React or Ink, so the reducers are tested as plain functions and the store can be fed without a screen.
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { AttemptError, EngineStats, RunCounts, RunSummary, WorkerStats } from '../engine/types.js';
+import type { AttemptError, RunCounts, RunSummary, WorkerStats } from '../engine/types.js';
 
 export type RunStatus = 'STARTING' | 'RUNNING' | 'PAUSED' | 'DRAINING' | 'DONE';
 /** `resume-prompt`: waiting for continue/fresh before the engine exists; `finished`: run() has settled. */
@@ -129,103 +129,6 @@ export function createDashboardStore(o: InitialOptions): DashboardStore {
   return createStore<DashboardState>()(() => initialState(o));
 }
 
-const statusOf: Record<EngineStats['state'], RunStatus> = { idle: 'STARTING', running: 'RUNNING', paused: 'PAUSED', draining: 'DRAINING', done: 'DONE' };
-
-const finite = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const count = (v: unknown): number => Math.max(0, finite(v) ?? 0);
-/** A count, or a per-code breakdown of counts summed. */
-const total = (v: unknown): number =>
-  typeof v === 'object' && v !== null ? Object.values(v as Record<string, unknown>).reduce<number>((n, x) => n + count(x), 0) : count(v);
-
-/**
- * `stats().providers` as rows, or `null` when there is nothing to show. The field is added to the engine
- * separately and may be missing, empty or partly filled; anything not a finite number reads as 0 (or as
- * "unknown" for latencies and limits) rather than breaking the screen.
- */
-export function normalizeProviders(raw: unknown): ProviderRow[] | null {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
-  const rows: ProviderRow[] = [];
-  for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
-    if (typeof value !== 'object' || value === null) continue;
-    const p = value as Record<string, unknown>;
-    const limit = finite(p.limitRpm);
-    rows.push({
-      name,
-      requests: count(p.requests),
-      inputTokens: count(p.inputTokens),
-      outputTokens: count(p.outputTokens),
-      rateLimited: count(p.rateLimited),
-      retries: count(p.retries),
-      errors: total(p.errors),
-      latencyP50: finite(p.latencyP50),
-      latencyP95: finite(p.latencyP95),
-      currentRpm: count(p.currentRpm),
-      limitRpm: limit !== null && limit > 0 ? limit : null,
-      fallbacks: count(p.fallbacks),
-    });
-  }
-  rows.sort((a, b) => b.requests - a.requests || a.name.localeCompare(b.name));
-  return rows.length > 0 ? rows : null;
-}
-
-/** Pending items per priority tier, highest tier first (the order they are dispatched in). */
-export function priorityTiers(byPriority: Record<string, number>): PriorityTier[] {
-  return Object.entries(byPriority)
-    .map(([p, n]) => ({ priority: Number(p), count: n }))
-    .filter((t) => Number.isFinite(t.priority) && t.count > 0)
-    .sort((a, b) => b.priority - a.priority);
-}
-
-export function categoryCounts(byCategory: Record<string, number>): CategoryCount[] {
-  return Object.entries(byCategory)
-    .map(([category, n]) => ({ category, count: n }))
-    .filter((c) => c.count > 0)
-    .sort((a, b) => b.count - a.count || a.category.localeCompare(b.category));
-}
-
-/**
- * Folds the finished-item total into per-second buckets. Polled every ~100 ms, so a bucket closes when
- * its second has passed; seconds with no poll at all (a blocked event loop) are filled with zeros so
- * the sparkline's time axis stays true. A drop in the total (retry moves failed items back) restarts
- * the baseline instead of counting negative work.
- */
-export function sampleThroughput(t: Throughput, finished: number, now: number): Throughput {
-  if (t.lastFinished < 0 || finished < t.lastFinished) return { perSecond: t.perSecond, secondStart: t.lastFinished < 0 ? now : t.secondStart, lastFinished: finished };
-  if (now - t.secondStart < 1000) return t;
-  const elapsed = Math.floor((now - t.secondStart) / 1000);
-  const perSecond = [...t.perSecond, finished - t.lastFinished];
-  for (let i = 1; i < Math.min(elapsed, THROUGHPUT_SECONDS); i++) perSecond.push(0);
-  if (perSecond.length > THROUGHPUT_SECONDS) perSecond.splice(0, perSecond.length - THROUGHPUT_SECONDS);
-  return { perSecond, secondStart: t.secondStart + elapsed * 1000, lastFinished: finished };
-}
-
-/** The next state from one `engine.stats()` snapshot. */
-export function applyStats(s: DashboardState, stats: EngineStats, now: number): DashboardState {
-  const c = stats.counts;
-  const recent = [...stats.errors.recent].reverse();
-  const errorsTotal = Object.values(stats.errors.byCategory).reduce((a, b) => a + b, 0);
-  const notice = s.notice && now - s.notice.at < NOTICE_MS ? s.notice : null;
-  return {
-    ...s,
-    pipeline: stats.pipeline || s.pipeline,
-    // The engine also labels runs whose providers have no API key and fall back to the simulator.
-    simulated: s.simulated || (stats as { simulated?: unknown }).simulated === true,
-    // A settled run keeps its DONE phase; stats of a finished engine say 'done' anyway.
-    status: s.phase === 'finished' ? 'DONE' : statusOf[stats.state],
-    elapsedMs: stats.elapsedMs,
-    counts: c,
-    rate: finite(stats.rate) ?? 0,
-    etaMs: stats.etaMs,
-    byPriority: priorityTiers(stats.byPriority),
-    workers: stats.workers,
-    errors: { total: errorsTotal, byCategory: categoryCounts(stats.errors.byCategory), recent },
-    providers: normalizeProviders((stats as EngineStats & { providers?: unknown }).providers),
-    throughput: sampleThroughput(s.throughput, c.done + c.failed, now),
-    notice,
-    ui: { ...s.ui, selected: Math.min(s.ui.selected, Math.max(0, recent.length - 1)) },
-  };
-}
-
 export function withNotice(s: DashboardState, text: string, now: number): DashboardState {
   return { ...s, notice: { text, at: now } };
 }
@@ -252,7 +155,11 @@ export function failRun(s: DashboardState, message: string): DashboardState {
   return { ...s, phase: 'finished', status: 'DONE', failure: message, ui: { ...s.ui, stopping: false } };
 }
 
+/** The watch panel's data; the state is returned as is when nothing changed (no re-render). */
 export function setWatch(s: DashboardState, watch: WatchInfo | null): DashboardState {
+  const w = s.watch;
+  const same = (a: string[] | undefined, b: string[] | undefined) => a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]));
+  if (w === watch || (w && watch && w.filesSeen === watch.filesSeen && same(w.folders, watch.folders) && same(w.recentFiles, watch.recentFiles))) return s;
   return { ...s, watch };
 }
 

@@ -9,7 +9,8 @@ import { render, cleanup } from 'ink-testing-library';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AttemptError, EngineStats } from '../dist/index.js';
 import { loadPipeline } from '../dist/index.js';
-import { applyStats, askResume, createDashboardStore, finishRun, startRun, type DashboardStore } from '../dist/state/store.js';
+import { askResume, createDashboardStore, finishRun, setWatch, startRun, type DashboardStore } from '../dist/state/store.js';
+import { applyStats } from '../dist/state/snapshot.js';
 import { Dashboard, Picker, runDashboard } from '../dist/tui/dashboard/index.js';
 import type { KeyEffect } from '../dist/tui/keys.js';
 import { createStore } from 'zustand/vanilla';
@@ -96,7 +97,7 @@ describe('dashboard screen', () => {
     expectCleanFrames(app.frames);
   });
 
-  it('follows the store: pause, resize, providers appearing, and DONE at the end', async () => {
+  it('follows the store: pause, resize, providers appearing, watch mode, and DONE at the end', async () => {
     const store = runningStore();
     const app = render(h(Dashboard, { store }));
     resize(app.stdout, 100, 30);
@@ -114,6 +115,9 @@ describe('dashboard screen', () => {
     expect(frame).not.toContain('No provider calls yet');
     expect(frame).toMatch(/openai\s+1\.2k\s+320k\/41k\s+█+[░▏▎▍▌▋▊▉]*\s*2\.9k\/3\.5k\s+12\s+420ms\/1\.8s/);
     expect(frame).toMatch(/local\s+40/);
+    store.setState((s) => setWatch(s, { folders: ['inbox/', 'drop\x1b]0;x\x07/'], filesSeen: 12, recentFiles: ['a.jsonl'] }), true);
+    await settle();
+    expect(plain(app.lastFrame())).toMatch(/Watching\s+inbox\/, drop\/\s+·\s+12 files seen\s+·\s+last: a\.jsonl/);
     store.setState((s) => finishRun(s, { status: 'completed', durationMs: 9000, totals: { done: 5000, failed: 0 } } as never), true);
     await settle();
     expect(plain(app.lastFrame())).toMatch(/DONE[\s\S]*Finished in 9s: ok 5,000, failed 0/);

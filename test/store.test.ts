@@ -5,9 +5,9 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { AttemptError, EngineStats } from '../dist/index.js';
 import {
-  addLogs, applyStats, applyUi, createDashboardStore, finishRun, initialState, normalizeProviders, sampleThroughput,
-  MAX_LOG_LINES, NOTICE_MS, THROUGHPUT_SECONDS, withNotice, type DashboardState,
+  addLogs, applyUi, createDashboardStore, finishRun, initialState, MAX_LOG_LINES, NOTICE_MS, setWatch, THROUGHPUT_SECONDS, withNotice, type DashboardState,
 } from '../dist/state/store.js';
+import { applyStats, normalizeProviders, sampleThroughput } from '../dist/state/snapshot.js';
 import { feedStore, LogTail, parseLogLines } from '../dist/state/feed.js';
 import { decodeKeys, planKeys } from '../dist/tui/keys.js';
 import { oneLine, safeLines } from '../dist/tui/sanitize.js';
@@ -254,6 +254,20 @@ describe('feed', () => {
     expect(calls).toBeLessThanOrEqual(12);
     expect(updates).toBeLessThanOrEqual(12);
     expect(store.getState().counts.done).toBe(done);
+  });
+
+  it('watch mode: the watch getter is read with every poll; an unchanged answer keeps the state', () => {
+    vi.useFakeTimers();
+    const store = createDashboardStore({ pipeline: 'demo', now: 0 });
+    let seen = 0;
+    const stop = feedStore(store, { stats: () => engineStats() }, { watch: () => ({ folders: ['inbox/'], filesSeen: seen }), now: () => Date.now() });
+    expect(store.getState().watch).toEqual({ folders: ['inbox/'], filesSeen: 0 });
+    seen = 3;
+    vi.advanceTimersByTime(100);
+    expect(store.getState().watch?.filesSeen).toBe(3);
+    stop();
+    const s = store.getState();
+    expect(setWatch(s, { folders: ['inbox/'], filesSeen: 3 })).toBe(s);
   });
 
   it('the log tail reads only appended lines, waits for a partial line, and starts over when the file is replaced', () => {

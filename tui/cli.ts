@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { bareAllowFlags, collectAllowList } from '../engine/permissions.js';
+import { checkCommand } from './check.js';
 import { printError } from './print-error.js';
+import { attachToLauncher } from './sandbox.js';
 import { importDashboard, runCommand, statusCommand, listCommand, wantsDashboard, type RunFlags } from './commands.js';
+import type { WatchFlags } from './watch-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -13,8 +17,15 @@ function positiveInt(name: string) {
   };
 }
 
+function portArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError(`Expected --metrics-port to be a port number (0-65535), got "${v}"`);
+  return n;
+}
+
 function workersArg(v: string): number | 'auto' {
   if (v === 'auto') return 'auto';
+  if (v === '0') return 0; // only with --redis: a coordinator that leaves the work to other machines
   return positiveInt('--workers')(v);
 }
 
@@ -28,7 +39,15 @@ function withRunFlags(cmd: Command): Command {
     .option('--plain', 'plain progress lines (the default off a TTY)')
     .option('--json', 'one JSON event per line on stdout')
     .option('--tui', 'the dashboard (the default on a TTY)')
-    .option('--simulate', 'answer every provider call with the loopback simulator');
+    .option('--simulate', 'answer every provider call with the loopback simulator')
+    .option('--redis <url>', 'distributed run through BullMQ on this Redis (redis://host:6379); `worker` processes help')
+    .addOption(new Option('--metrics-port <n>', 'serve Prometheus metrics on this port').argParser(portArg))
+    // Deno-style: a bare flag allows everything of its kind, `=A,B` only those (repeatable).
+    .addOption(new Option('--allow-read [paths]', 'read files beyond the inputs and the pipeline\'s folder').argParser(collectAllowList))
+    .addOption(new Option('--allow-write [paths]', 'write files beyond the output and the state').argParser(collectAllowList))
+    .addOption(new Option('--allow-net [hosts]', 'reach hosts beyond the providers\' (HOST allows every port, HOST:PORT one)').argParser(collectAllowList))
+    .addOption(new Option('--allow-env [names]', 'read environment variables beyond the providers\' keys').argParser(collectAllowList))
+    .option('-A, --allow-all', 'no sandbox: any file, host, variable and child process');
 }
 
 export function buildProgram(): Command {
@@ -48,15 +67,33 @@ export function buildProgram(): Command {
     .argument('<pipeline>', 'pipeline name or path')
     .action(async (pipeline: string, flags: RunFlags) => { process.exitCode = await runCommand(pipeline, [], flags, { retryFailed: true }); });
 
+  withRunFlags(program.command('watch').description('process the files already in DIRs (default: the pipeline\'s watch) and every new or changed file, until stopped'))
+    .argument('<pipeline>', 'pipeline name or path')
+    .argument('[dirs...]', 'folders to watch (recursively)')
+    .option('--move-done <dir>', 'move each file there once all its records are done or failed')
+    .addOption(new Option('--settle <ms>', 'read a file once it has not been written to for this long').argParser(positiveInt('--settle')))
+    // Loaded on use: its engine import (and the SDKs behind it) cost ~0.6 s, and every other command would pay it.
+    .action(async (pipeline: string, dirs: string[], flags: WatchFlags) => { process.exitCode = await (await import('./watch-command.js')).watchCommand(pipeline, dirs, flags); });
+
+  withRunFlags(program.command('worker').description('serve distributed runs of PIPELINE from this machine: waits for one, exits on SIGINT/SIGTERM'))
+    .argument('<pipeline>', 'pipeline name or path (the same file the coordinator runs)')
+    // Loaded on use: BullMQ and the pool are not needed by the other commands.
+    .action(async (pipeline: string, flags: RunFlags) => { process.exitCode = await (await import('./worker-command.js')).workerCommand(pipeline, flags); });
+
   program.command('status').description('checkpoint summary: counts, failed items with their errors, last run')
     .argument('[pipeline]', 'pipeline name (default: every pipeline with state)')
     .option('--state <dir>', 'state directory', '.pipeline-tui')
+    .option('--redis <url>', 'list the machines of a distributed run (default: the Redis the run recorded)')
     .option('--json', 'one JSON object')
-    .action(async (pipeline: string | undefined, flags: { state: string; json?: boolean }) => { process.exitCode = await statusCommand(pipeline, flags); });
+    .action(async (pipeline: string | undefined, flags: { state: string; json?: boolean; redis?: string }) => { process.exitCode = await statusCommand(pipeline, flags); });
 
   program.command('list').description('the pipelines in ./pipelines/: name, file, description')
     .option('--json', 'one JSON array')
     .action(async (flags: { json?: boolean }) => { process.exitCode = await listCommand(flags); });
+
+  program.command('check').description('load, validate and type-check pipelines (default: every file in ./pipelines/); exit 1 on any problem')
+    .argument('[pipelines...]', 'pipeline names or paths')
+    .action(async (pipelines: string[]) => { process.exitCode = await checkCommand(pipelines); });
 
   // `pipeline-tui [PIPELINE]`: the dashboard on a TTY; the same as `run` elsewhere.
   // On a terminal the dashboard stays on its DONE screen until q; with no PIPELINE, a picker comes first.
@@ -66,6 +103,8 @@ export function buildProgram(): Command {
       if (picked === undefined) { program.outputHelp(); process.exitCode = 2; return; }
       if (picked === null) return;
       pipeline = picked;
+      // The sandboxed child re-runs this command line: with the pick in it, it runs that pipeline instead of asking again.
+      process.argv.splice(2, 0, picked);
     }
     process.exitCode = await runCommand(pipeline, [], flags, { holdDashboard: true });
   });
@@ -82,8 +121,9 @@ async function pickFromPipelinesFolder(flags: RunFlags): Promise<string | null |
 
 async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
+  attachToLauncher();
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(bareAllowFlags(argv));
   } catch (e) {
     const ce = e as { code?: string; exitCode?: number };
     if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) {

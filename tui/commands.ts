@@ -1,15 +1,17 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { createEngine, type EngineOptions } from '../engine/engine.js';
+import type { EngineOptions } from '../engine/engine.js';
 import { messages } from '../engine/errors.js';
 import { importPipelineModule, loadPipeline, pipelineExtensions } from '../engine/load.js';
 import { validatePipeline } from '../engine/validate.js';
 import { CheckpointStore, lockOwner } from '../state/checkpoint.js';
 import { statePaths } from '../state/paths.js';
+import type { PermissionFlags } from '../engine/permissions.js';
 import { printError } from './print-error.js';
 import { attachJsonReporter, attachPlainReporter } from './report.js';
+import { runSandboxed, sandboxWanted } from './sandbox.js';
 
-export interface RunFlags {
+export interface RunFlags extends PermissionFlags {
   workers?: number | 'auto';
   state: string;
   out?: string;
@@ -19,6 +21,9 @@ export interface RunFlags {
   json?: boolean;
   tui?: boolean;
   simulate?: boolean;
+  /** A distributed run: this process coordinates (and works, unless --workers 0). */
+  redis?: string;
+  metricsPort?: number;
 }
 
 /** The live dashboard when stdout is a terminal and neither --plain nor --json asks otherwise, or with --tui. */
@@ -44,10 +49,14 @@ export async function importDashboard(): Promise<typeof import('./dashboard/inde
 export async function runCommand(ref: string, inputs: string[], flags: RunFlags, extra: { retryFailed?: boolean; holdDashboard?: boolean } = {}): Promise<number> {
   if (flags.json && flags.plain) throw messages.usage('Expected one of --json or --plain, got both');
   if (flags.tui && (flags.json || flags.plain)) throw messages.usage(`Expected one of --tui or --${flags.json ? 'json' : 'plain'}, got both`);
+  if (flags.workers === 0 && !flags.redis) throw messages.usage('Expected --workers to be a positive integer or "auto", got 0 (0 is for a --redis coordinator that leaves the work to other machines)');
   // Ink and React load only on the dashboard path (never off a TTY), in parallel with the pipeline.
-  const dashboard = wantsDashboard(flags) ? importDashboard() : undefined;
+  // Unless -A, the run happens in a sandboxed child (tui/sandbox.ts) and this process only waits for it.
+  const sandbox = sandboxWanted(flags);
+  const dashboard = wantsDashboard(flags) && !sandbox ? importDashboard() : undefined;
   dashboard?.catch(() => undefined); // awaited below; this only keeps a failed import from being "unhandled" meanwhile
   const pipeline = await loadPipeline(ref);
+  if (sandbox) return runSandboxed(pipeline, { inputs, stateDir: flags.state, out: flags.out, fresh: flags.fresh, flags, ref });
   const options: EngineOptions = {
     stateDir: flags.state,
     ...(flags.workers === undefined ? {} : { workers: flags.workers }),
@@ -56,12 +65,16 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
     fresh: flags.fresh ?? false,
     retryFailed: extra.retryFailed ?? false,
     simulate: flags.simulate ?? false,
+    ...(flags.redis === undefined ? {} : { redis: flags.redis }),
+    ...(flags.metricsPort === undefined ? {} : { metricsPort: flags.metricsPort }),
   };
   const statusHint = `pipeline-tui status ${pipeline.name}${flags.state === '.pipeline-tui' ? '' : ` --state ${flags.state}`}`;
   if (dashboard) {
     const { runDashboard } = await dashboard;
     return runDashboard({ pipeline, engineOptions: options, inputs, statusHint, simulated: flags.simulate ?? false, hold: extra.holdDashboard ?? false });
   }
+  // Loaded here, not at the top: the sandbox launcher above never needs the engine (or the AI SDKs it pulls in).
+  const { createEngine } = await import('../engine/engine.js');
   const engine = createEngine(pipeline, options);
   if (flags.json) attachJsonReporter(engine, process.stdout, process.stderr);
   else attachPlainReporter(engine, process.stdout, process.stderr, statusHint);
@@ -105,7 +118,8 @@ export async function listCommand(flags: { json?: boolean }): Promise<number> {
       const d = def as { name?: unknown; description?: unknown } | null;
       rows.push({ name: typeof d?.name === 'string' ? d.name : null, file: rel, description: typeof d?.description === 'string' ? d.description : '', ...(problems.length ? { error: problems.join('; ') } : {}) });
     } catch (e) {
-      rows.push({ name: null, file: rel, description: '', error: (e as Error).message.replace(`${rel}: `, '') });
+      // The first line only: a syntax error's code frame follows it (`run` and `check` show it).
+      rows.push({ name: null, file: rel, description: '', error: (e as Error).message.split('\n')[0]!.replace(`${rel}: `, '') });
     }
   }
   if (flags.json) { process.stdout.write(`${JSON.stringify(rows)}\n`); return 0; }
@@ -118,7 +132,7 @@ export async function listCommand(flags: { json?: boolean }): Promise<number> {
   return 0;
 }
 
-export async function statusCommand(ref: string | undefined, flags: { state: string; json?: boolean }): Promise<number> {
+export async function statusCommand(ref: string | undefined, flags: { state: string; json?: boolean; redis?: string }): Promise<number> {
   const root = path.resolve(flags.state);
   const names = ref ? [ref.replace(/\.(m?ts|m?js)$/, '').split(/[\\/]/).pop()!] : existsSync(root) ? readdirSync(root).filter((d) => existsSync(statePaths(root, d).doc)) : [];
   if (ref && !existsSync(statePaths(root, names[0]!).doc)) {
@@ -136,7 +150,10 @@ export async function statusCommand(ref: string | undefined, flags: { state: str
         return { id: d.id, source: d.source, attempts: d.attempts, error: e ? { code: e.code, message: e.message, category: e.category, ...(e.file ? { file: e.file } : {}), ...(e.line ? { line: e.line } : {}) } : null };
       });
       const pending = store.stages.size + Math.max(0, (lastRun?.total ?? 0) - store.done.size - store.failed.size);
-      reports.push({ pipeline: name, state: store.paths.dir, counts: { done: store.done.size, failed: store.failed.size, pending }, failed, lastRun });
+      // A distributed run: the machines serving it (loaded only then: it needs BullMQ).
+      const distributed = flags.redis !== undefined || existsSync(path.join(store.paths.dir, 'distributed.json'))
+        ? await (await import('../engine/distributed/status.js')).distributedStatus(store.paths.dir, name, flags.redis) : undefined;
+      reports.push({ pipeline: name, state: store.paths.dir, counts: { done: store.done.size, failed: store.failed.size, pending }, failed, lastRun, ...(distributed ? { distributed } : {}) });
     } finally {
       store.close();
     }
@@ -149,6 +166,11 @@ export async function statusCommand(ref: string | undefined, flags: { state: str
   for (const r of reports) {
     process.stdout.write(`${r.pipeline}: done ${r.counts.done}, failed ${r.counts.failed}, pending ${r.counts.pending}   (${r.state})\n`);
     if (r.lastRun) process.stdout.write(`  last run: ${r.lastRun.status}, started ${r.lastRun.startedAt}${r.lastRun.endedAt ? `, ended ${r.lastRun.endedAt}` : ''}\n`);
+    const d = 'distributed' in r ? r.distributed : undefined;
+    if (d) {
+      process.stdout.write(`  distributed run ${d.run ?? '(none active)'} on ${d.redis}: ${d.error ?? `${d.machines.length} machine(s)`}\n`);
+      for (const m of d.machines) process.stdout.write(`    ${m.host}  pid ${m.pid}  ${m.role}  busy ${m.busy}/${m.workers}  done ${m.done}  failed ${m.failed}\n`);
+    }
     for (const f of r.failed.slice(0, 50)) {
       const where = 'line' in f.source ? `${f.source.file}:${f.source.line}` : 'row' in f.source ? `${f.source.file} row ${f.source.row}` : f.source.file;
       process.stdout.write(`  ✗ ${f.id}  (${where}, ${f.attempts} attempt${f.attempts === 1 ? '' : 's'}) ${f.error ? `${f.error.code}: ${f.error.message}` : ''}\n`);

@@ -50,6 +50,18 @@ export class FdWriter {
 }
 
 /**
+ * Node 20's permission model (the sandbox, tui/sandbox.ts) refuses fsync outright. A process crash still
+ * cannot tear the file (the rename is atomic); only a power loss right after it could.
+ */
+function syncUnlessSandboxed(fd: number): void {
+  try {
+    fsyncSync(fd);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_ACCESS_DENIED') throw e;
+  }
+}
+
+/**
  * Writes `file` whole or not at all: into a temp file, flushed to disk, then renamed over the target.
  * A crash at any point leaves the previous version intact (and at worst a stale temp file).
  */
@@ -62,7 +74,7 @@ export async function atomicWrite(file: string, fill: (out: FdWriter) => Promise
     const out = new FdWriter(fd);
     await fill(out);
     out.flush();
-    fsyncSync(fd);
+    syncUnlessSandboxed(fd);
     ok = true;
   } finally {
     closeSync(fd);

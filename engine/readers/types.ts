@@ -51,8 +51,16 @@ export interface InputReader {
   table?(file: string, options: ReadOptions): Promise<InputTable>;
 }
 
+/** What a record source may ask of the run it feeds. */
+export interface SourceRun {
+  /** Whether item `id` has its final outcome (done, or dead-lettered) in the checkpoint. */
+  isSettled(id: string): boolean;
+}
+
 /** Batches of records from somewhere other than input files read once: watch mode's never-ending source. */
 export interface RecordSource extends AsyncIterable<InputRecord[]> {
+  /** Called by the engine when its run starts, before the first batch is asked for. */
+  attach?(run: SourceRun): void;
   /** Where an input file read earlier is now, if it moved since it was read (watch --move-done). */
   locate?(file: string): string | undefined;
 }

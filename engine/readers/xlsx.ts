@@ -51,7 +51,7 @@ async function loadSheet(file: string, display: string, options: ReadOptions, ex
     });
   } catch (e) {
     const msg = (e as Error).message;
-    if (/password|encrypt/i.test(msg)) throw messages.inputUnreadable(display, 'the workbook is password-protected', 'save a copy without a password and use that');
+    if (/password-protected/i.test(msg)) throw messages.inputUnreadable(display, 'the workbook is password-protected', 'save a copy without a password and use that');
     throw messages.inputUnreadable(display, `the workbook is corrupt or unreadable (${msg})`, todo);
   }
   const name = options.sheet ?? wb.SheetNames[0];

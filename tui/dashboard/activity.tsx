@@ -27,7 +27,7 @@ export function ThroughputPanel({ height, framed, width }: { height: number; fra
     const k = Math.max(1, Math.ceil(Math.min(perSecond.length, SPAN_SECONDS) / sparkWidth));
     const s = sparkline(perSecond, sparkWidth, 1, k);
     return (
-      <Box height={1} overflow="hidden">
+      <Box height={1}>
         <Text wrap="truncate-end">
           <Text bold inverse={focused} color={focused ? 'cyan' : undefined}>{title}</Text>
           {' '}<Text color="cyan">{s.rows[0]}</Text>
@@ -54,7 +54,7 @@ export function LogsPanel({ lines, framed }: { lines: number; framed: boolean })
     <Panel title="Logs" lines={lines} framed={framed} focused={focused}>
       {shown.length === 0 ? <Line dim>No log lines yet (ctx.log)</Line> : null}
       {shown.map((l, i) => (
-        <Box key={i} height={1} overflow="hidden">
+        <Box key={i} height={1}>
           <Text wrap="truncate-end"><Text dimColor>{`${timeOfDay(l.time)} `}</Text>{`${l.id ? `${oneLine(l.id)}: ` : ''}${oneLine(l.message)}`}</Text>
         </Box>
       ))}

@@ -62,14 +62,14 @@ function Main({ layout, watch }: { layout: LayoutPlan; watch: boolean }) {
   const { framed, columns } = layout;
   const panelsHeight = layout.height - 3 - (layout.gap ? 1 : 0);
   return (
-    <Box flexDirection="column" width={columns} height={layout.height} overflow="hidden">
+    <Box flexDirection="column" width={columns} height={layout.height}>
       <Header />
       <Progress width={columns} />
       {layout.gap ? <Box height={1} /> : null}
       {overlay === 'help' ? <HelpOverlay height={panelsHeight} /> : null}
       {overlay === 'detail' ? <ErrorDetail height={panelsHeight} /> : null}
       {overlay === null ? (
-        <Box flexDirection="column" height={panelsHeight} overflow="hidden">
+        <Box flexDirection="column" height={panelsHeight}>
           <TopRow lines={layout.topLines} framed={framed} />
           {watch ? <WatchPanel framed={framed} /> : null}
           <ProvidersPanel rows={layout.providerRows} framed={framed} width={columns} />

@@ -31,7 +31,7 @@ export function ErrorsPanel({ lines, framed }: { lines: number; framed: boolean 
         const picked = focused && index === e.selected;
         const id = itemId(err);
         return (
-          <Box key={index} height={1} overflow="hidden">
+          <Box key={index} height={1}>
             <Text wrap="truncate-end" inverse={picked}>
               <Text dimColor>{`${picked ? '›' : ' '}${timeOfDay(err.at)} `}</Text>
               <Text color={categoryColor[err.category] ?? 'red'}>{oneLine(err.code)}</Text>
@@ -60,11 +60,11 @@ export function ErrorDetail({ height }: { height: number }) {
     ...(where(err) ? [['Where', oneLine(where(err))] as [string, string]] : []),
   ];
   return (
-    <Box flexDirection="column" height={height} overflow="hidden">
+    <Box flexDirection="column" height={height}>
       <Line bold color="cyan">{`Error ${d.index + 1} of ${d.count}   Up/Down: other errors   Esc: back`}</Line>
       {fields.map(([k, v]) => <Line key={k}><Text dimColor>{k.padEnd(10)}</Text>{v}</Line>)}
       <Line dim>Message</Line>
-      <Box flexDirection="column" overflow="hidden">
+      <Box flexDirection="column">
         {safeLines(err.message).map((l, i) => <Text key={i} wrap="wrap">{l === '' ? ' ' : l}</Text>)}
       </Box>
     </Box>

@@ -11,7 +11,7 @@ const statusColor: Record<RunStatus, string> = { STARTING: 'gray', RUNNING: 'gre
 export function Header() {
   const h = useDashboardShallow((s) => ({ pipeline: s.pipeline, status: s.status, elapsedMs: s.elapsedMs, simulated: s.simulated, workers: s.workers.size }));
   return (
-    <Box height={1} justifyContent="space-between" overflow="hidden">
+    <Box height={1} justifyContent="space-between">
       <Text wrap="truncate-end">
         <Text bold>{oneLine(h.pipeline)}</Text>
         {'  '}
@@ -35,7 +35,7 @@ export function Progress({ width }: { width: number }) {
   const text = ` ${grouped(processed)}/${grouped(total)}${p.totalKnown ? '' : '+'}  ${(fraction * 100).toFixed(1)}%  ${rate(p.rate)}  ${eta}`;
   const barWidth = Math.max(10, width - text.length);
   return (
-    <Box height={1} overflow="hidden">
+    <Box height={1}>
       <Text wrap="truncate-end">
         <Text color={p.failed > 0 ? 'yellow' : 'green'}>{bar(fraction, barWidth)}</Text>
         {text}
@@ -59,5 +59,5 @@ export function Footer() {
     color = f.failed > 0 ? 'yellow' : 'green';
   } else if (f.stopping) { text = 'Stopping: running items finish, then checkpoint.  Ctrl-C: stop at once'; color = 'magenta'; }
   else text = `p ${f.status === 'PAUSED' ? 'resume' : 'pause'}  +/- workers  r retry  Tab panel  Enter open  ? help  q quit`;
-  return <Box height={1} overflow="hidden"><Text wrap="truncate-end" color={color} dimColor={!color}>{text}</Text></Box>;
+  return <Box height={1}><Text wrap="truncate-end" color={color} dimColor={!color}>{text}</Text></Box>;
 }

@@ -9,10 +9,10 @@ import { Line } from './panel.js';
 export function HelpOverlay({ height }: { height: number }) {
   const width = Math.max(...keyHelp.map(([k]) => k.length)) + 3;
   return (
-    <Box flexDirection="column" height={height} overflow="hidden">
+    <Box flexDirection="column" height={height}>
       <Line bold color="cyan">Keys   (? or Esc to close)</Line>
       {keyHelp.map(([keys, does]) => (
-        <Box key={keys} height={1} overflow="hidden">
+        <Box key={keys} height={1}>
           <Text wrap="truncate-end"><Text bold>{keys.padEnd(width)}</Text>{does}</Text>
         </Box>
       ))}

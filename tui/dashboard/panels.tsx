@@ -65,7 +65,7 @@ export function WorkersPanel({ lines, framed }: PanelLayout) {
 /** The Queue, By Priority and Workers panels side by side. */
 export function TopRow({ lines, framed }: PanelLayout) {
   return (
-    <Box height={lines + (framed ? 3 : 1)} overflow="hidden">
+    <Box height={lines + (framed ? 3 : 1)}>
       <QueuePanel lines={lines} framed={framed} />
       <PriorityPanel lines={lines} framed={framed} />
       <WorkersPanel lines={lines} framed={framed} />
@@ -79,7 +79,7 @@ export function WatchPanel({ framed }: { framed: boolean }) {
   const text = `${w.folders.map(oneLine).join(', ') || '(none)'}  ·  ${grouped(w.filesSeen)} file${w.filesSeen === 1 ? '' : 's'} seen${w.last ? `  ·  last: ${oneLine(w.last)}` : ''}`;
   if (framed) return <Panel title="Watching" lines={1} framed><Line>{text}</Line></Panel>;
   return (
-    <Box height={1} overflow="hidden">
+    <Box height={1}>
       <Text wrap="truncate-end"><Text bold>Watching</Text>{`  ${text}`}</Text>
     </Box>
   );

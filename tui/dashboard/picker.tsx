@@ -50,7 +50,7 @@ export function Picker({ store, onDone }: { store: StoreApi<PickerState>; onDone
         const picked = first + i === s.selected;
         const name = oneLine(e.name ?? path.basename(e.file));
         return (
-          <Box key={e.file} height={1} overflow="hidden">
+          <Box key={e.file} height={1}>
             <Text wrap="truncate-end" inverse={picked}>
               {picked ? '› ' : '  '}
               <Text bold>{name.padEnd(nameWidth)}</Text>
@@ -104,7 +104,8 @@ export async function pickPipeline(o: PickOptions = {}): Promise<{ file: string 
   const store = createStore<PickerState>()(() => ({ entries: files.map((file) => ({ file, shown: path.relative(cwd, file) })), selected: 0, message: null }));
   let done: (file: string | null) => void = () => undefined;
   const result = new Promise<string | null>((resolve) => { done = resolve; });
-  const ink = render(<Picker store={store} onDone={(f) => done(f)} />, { stdin: o.stdin ?? process.stdin, stdout: o.stdout ?? process.stdout, exitOnCtrlC: false, maxFps: 10 });
+  const stdin = o.stdin ?? process.stdin;
+  const ink = render(<Picker store={store} onDone={(f) => done(f)} />, { stdin, stdout: o.stdout ?? process.stdout, exitOnCtrlC: false, maxFps: 10 });
   const update = (file: string, patch: Partial<PickerEntry>) =>
     store.setState((s) => ({ entries: s.entries.map((e) => (e.file === file ? { ...e, ...patch } : e)) }));
   // Names and checkpoints fill in after the first frame: loading every pipeline file takes a moment.
@@ -125,5 +126,8 @@ export async function pickPipeline(o: PickOptions = {}): Promise<{ file: string 
   picked = true;
   ink.unmount();
   await Promise.all([ink.waitUntilExit(), loading]);
+  // Stop reading the terminal: the run that follows may be a child process sharing it (the sandbox), and
+  // a read left pending here would take its keys.
+  stdin.pause();
   return { file: chosen, found: files.length };
 }

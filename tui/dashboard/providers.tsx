@@ -42,7 +42,7 @@ function gaugeColor(fraction: number): string {
 function ProviderLine({ p, cols, nameWidth }: { p: ProviderRow; cols: Column[]; nameWidth: number }) {
   const fraction = p.limitRpm === null ? 0 : p.currentRpm / p.limitRpm;
   return (
-    <Box height={1} overflow="hidden">
+    <Box height={1}>
       <Text wrap="truncate-end">
         {oneLine(p.name).slice(0, nameWidth - 1).padEnd(nameWidth)}
         {cols.map((c) => c.title === 'Rate rpm'

@@ -12,6 +12,7 @@ import { planKeys, type KeyEffect, type ResumeChoice } from '../keys.js';
 import { printError } from '../print-error.js';
 import { summaryLines } from '../report.js';
 import { Dashboard } from './dashboard.js';
+import { RefreshPace } from './pace.js';
 
 export interface DashboardRunOptions {
   pipeline: LoadedPipeline;
@@ -26,8 +27,8 @@ export interface DashboardRunOptions {
   hold?: boolean;
   /** Label the run SIMULATED from the start (`--simulate`); the engine's stats may also say so later. @default false */
   simulated?: boolean;
-  /** Watch mode: folders and files seen, shown in their own panel. */
-  watch?: WatchInfo;
+  /** Watch mode: the folders watched and the files seen, in their own panel; a function is read at every refresh. */
+  watch?: WatchInfo | (() => WatchInfo);
   /** @default process.stdin */
   stdin?: NodeJS.ReadStream;
   /** @default process.stdout */
@@ -36,8 +37,6 @@ export interface DashboardRunOptions {
   stderr?: NodeJS.WriteStream;
   /** Write every frame in full, one after another, instead of redrawing in place (tests, and CI where Ink draws nothing live). @default false */
   debug?: boolean;
-  /** Replaces `createEngine` (tests). */
-  engineFactory?: (pipeline: LoadedPipeline, options: EngineOptions) => Engine;
 }
 
 /** More than this per stage is a typo held down, not a plan. */
@@ -48,7 +47,7 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   const stdin = o.stdin ?? process.stdin;
   const stdout = o.stdout ?? process.stdout;
   const keysWork = stdin.isTTY === true;
-  const store = createDashboardStore({ pipeline: o.pipeline.name, simulated: o.simulated ?? false, hold: o.hold ?? false, ...(o.watch ? { watch: o.watch } : {}), now: Date.now() });
+  const store = createDashboardStore({ pipeline: o.pipeline.name, simulated: o.simulated ?? false, hold: o.hold ?? false, ...(o.watch ? { watch: typeof o.watch === 'function' ? o.watch() : o.watch } : {}), now: Date.now() });
   const stateRoot = path.resolve(o.engineOptions.cwd ?? process.cwd(), o.engineOptions.stateDir ?? '.pipeline-tui');
   let engine: Engine | undefined;
   let stopRequested: 'graceful' | 'force' | undefined;
@@ -95,8 +94,10 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  const pace = new RefreshPace();
   const ink = render(<Dashboard store={store} onEffect={onEffect} />, {
     stdin, stdout, stderr: o.stderr ?? process.stderr, exitOnCtrlC: false, maxFps: 10, debug: o.debug ?? false,
+    onRender: (m) => pace.record(m.renderTime),
   });
   const leave = async () => {
     // Store updates reach React on a later tick; unmounting before that would leave a stale last frame.
@@ -118,9 +119,14 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
       }
     }
     store.setState(startRun, true);
-    const e = (o.engineFactory ?? createEngine)(o.pipeline, { ...o.engineOptions, fresh });
+    const e = createEngine(o.pipeline, { ...o.engineOptions, fresh });
     engine = e;
-    const stopFeed = feedStore(store, e, { logFile: statePaths(stateRoot, o.pipeline.name).log, logFromStart: fresh });
+    const stopFeed = feedStore(store, e, {
+      intervalMs: () => pace.intervalMs(),
+      logFile: statePaths(stateRoot, o.pipeline.name).log,
+      logFromStart: fresh,
+      ...(typeof o.watch === 'function' ? { watch: o.watch } : {}),
+    });
     let summary: RunSummary;
     try {
       const running = e.run(o.inputs ?? []);

@@ -1,0 +1,237 @@
+import type { RedisClient } from 'bullmq';
+import { PermanentError } from '../errors.js';
+import { realClock, type LimiterOptions, type Permit, type RateLimiter } from '../providers/limiter.js';
+import type { LimiterKeys } from './keys.js';
+
+// The sliding-window log of providers/limiter.ts (SlidingWindowGate), kept in Redis and decided by one
+// Lua script, so every process of every machine draws from the same log, on the Redis server's clock.
+// The script is atomic: check and record cannot interleave between two machines.
+// KEYS: starts, spends, state. Times are ms on the server clock (TIME), returned as strings (Lua numbers
+// would be truncated to integers in the reply).
+const prelude = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+`;
+
+/** Drops starts and spends older than a minute (and their tokens from `used`). */
+const trim = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - 60000)
+if #old > 0 then
+  local freed = 0
+  for _, m in ipairs(old) do freed = freed + tonumber(string.match(m, '|(%d+)$')) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 60000)
+  redis.call('HINCRBY', KEYS[3], 'used', -freed)
+end
+`;
+
+// ARGV: perSecond (0: none), windowMs, tpm (0: none), tokens, permit id
+const acquireScript = `${prelude}${trim}
+local perSecond = tonumber(ARGV[1])
+local windowMs = tonumber(ARGV[2])
+local tpm = tonumber(ARGV[3])
+local tokens = tonumber(ARGV[4])
+local wait = 0
+local pause = tonumber(redis.call('HGET', KEYS[3], 'pause') or '0')
+if pause > now then wait = pause - now end
+if perSecond > 0 then
+  local last = redis.call('HGET', KEYS[3], 'last')
+  if last then wait = math.max(wait, tonumber(last) + windowMs / perSecond - now) end
+  local pivot = redis.call('ZREVRANGE', KEYS[1], perSecond - 1, perSecond - 1, 'WITHSCORES')
+  if pivot[2] then wait = math.max(wait, tonumber(pivot[2]) + windowMs - now) end
+end
+if tpm > 0 then
+  local used = tonumber(redis.call('HGET', KEYS[3], 'used') or '0')
+  if used + tokens > tpm then
+    local freed = 0
+    local spends = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+    for i = 1, #spends, 2 do
+      freed = freed + tonumber(string.match(spends[i], '|(%d+)$'))
+      if used - freed + tokens <= tpm then wait = math.max(wait, tonumber(spends[i + 1]) + 60000 - now) break end
+    end
+  end
+end
+local count = redis.call('ZCARD', KEYS[1])
+if wait > 0 then return {'0', tostring(wait), count} end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('ZADD', KEYS[2], now, ARGV[5] .. '|' .. tokens)
+redis.call('HSET', KEYS[3], 'last', tostring(now))
+redis.call('HINCRBY', KEYS[3], 'used', tokens)
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], 120000) end
+return {'1', tostring(now), count + 1}
+`;
+
+// The request is leaving now: move its start later (never earlier), so the spacing counts from the send.
+// ARGV: permit id, tokens
+const sentScript = `${prelude}
+local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not at or tonumber(at) >= now then return 0 end
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+redis.call('ZADD', KEYS[2], 'XX', now, ARGV[1] .. '|' .. ARGV[2])
+local last = tonumber(redis.call('HGET', KEYS[3], 'last') or '0')
+if now > last then redis.call('HSET', KEYS[3], 'last', tostring(now)) end
+return 1
+`;
+
+// The real token count replaces the estimate. ARGV: permit id, estimated tokens, actual tokens
+const settleScript = `
+local old = ARGV[1] .. '|' .. ARGV[2]
+local at = redis.call('ZSCORE', KEYS[2], old)
+if not at then return 0 end
+redis.call('ZREM', KEYS[2], old)
+redis.call('ZADD', KEYS[2], at, ARGV[1] .. '|' .. ARGV[3])
+redis.call('HINCRBY', KEYS[3], 'used', tonumber(ARGV[3]) - tonumber(ARGV[2]))
+return 1
+`;
+
+// A Retry-After pauses the provider for everyone. ARGV: ms from now
+const pauseScript = `${prelude}
+local untilMs = now + tonumber(ARGV[1])
+local cur = tonumber(redis.call('HGET', KEYS[3], 'pause') or '0')
+if untilMs > cur then redis.call('HSET', KEYS[3], 'pause', tostring(untilMs)) end
+redis.call('PEXPIRE', KEYS[3], math.max(120000, math.ceil(tonumber(ARGV[1])) + 60000))
+return 1
+`;
+
+const countScript = `${prelude}
+return redis.call('ZCOUNT', KEYS[1], now - 60000, '+inf')
+`;
+
+const commands = { ptLimitAcquire: acquireScript, ptLimitSent: sentScript, ptLimitSettle: settleScript, ptLimitPause: pauseScript, ptLimitCount: countScript } as const;
+type ScriptName = keyof typeof commands;
+type Scripted = Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
+const defined = new WeakSet<object>();
+
+function scripts(client: RedisClient): Scripted {
+  if (!defined.has(client)) {
+    for (const [name, lua] of Object.entries(commands)) client.defineCommand(name, { numberOfKeys: 3, lua });
+    defined.add(client);
+  }
+  return client as unknown as Scripted;
+}
+
+interface Waiter {
+  tokens: number;
+  signal: AbortSignal | undefined;
+  resolve(p: Permit): void;
+  reject(e: unknown): void;
+  onAbort?: () => void;
+}
+
+let nextPermit = 0;
+const permitPrefix = `${process.pid.toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
+
+/**
+ * The global limiter of a distributed run: the same rule as LocalRateLimiter (at most floor(rpm/60) starts
+ * in any sliding second, evenly spaced; tpm over a sliding minute; Retry-After pauses everyone), decided in
+ * Redis. Callers of one process queue here and only the head asks Redis, so waiting costs one script call
+ * per start and process rather than one per caller.
+ */
+export class RedisRateLimiter implements RateLimiter {
+  private readonly perSecond: number;
+  private readonly windowMs: number;
+  private readonly waiters: Waiter[] = [];
+  private running = false;
+  private stopped = false;
+  private recent = 0;
+  private readonly refresh: NodeJS.Timeout;
+
+  constructor(private readonly client: RedisClient, private readonly keys: LimiterKeys, private readonly opts: LimiterOptions) {
+    if (opts.rpm !== undefined && !(opts.rpm > 0)) throw new RangeError(`Expected rpm to be a positive number, got ${opts.rpm} (${typeof opts.rpm})`);
+    if (opts.tpm !== undefined && !(opts.tpm > 0)) throw new RangeError(`Expected tpm to be a positive number, got ${opts.tpm} (${typeof opts.tpm})`);
+    this.perSecond = opts.rpm === undefined ? 0 : Math.max(1, Math.floor(opts.rpm / 60));
+    // Wider than the local limiter's 5 ms: sends from several machines reach the provider with more spread.
+    this.windowMs = 1000 + (opts.marginMs ?? 20);
+    scripts(client);
+    this.refresh = setInterval(() => {
+      void this.call('ptLimitCount').then((n) => { this.recent = Number(n); }, () => undefined);
+    }, 2_000);
+    this.refresh.unref();
+  }
+
+  private call(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    const k = this.keys;
+    return scripts(this.client)[name](k.starts, k.spends, k.state, ...args);
+  }
+
+  acquire(estimatedTokens: number, signal?: AbortSignal): Promise<Permit> {
+    const tokens = Math.max(0, Math.ceil(estimatedTokens));
+    if (this.opts.tpm !== undefined && tokens > this.opts.tpm) {
+      return Promise.reject(new PermanentError(`The request needs about ${tokens} tokens, more than this provider's whole tpm limit (${this.opts.tpm}); shorten the prompt or raise tpm`));
+    }
+    if (this.stopped) return Promise.reject(new Error('The rate limiter was stopped'));
+    return new Promise<Permit>((resolve, reject) => {
+      const w: Waiter = { tokens, signal, resolve, reject };
+      if (signal) {
+        if (signal.aborted) { reject(signal.reason); return; }
+        w.onAbort = () => {
+          const i = this.waiters.indexOf(w);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      this.waiters.push(w);
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (!this.stopped && this.waiters.length > 0) {
+        const head = this.waiters[0]!;
+        const id = `${permitPrefix}.${(nextPermit++).toString(36)}`;
+        let reply: [string, string, number];
+        try {
+          reply = (await this.call('ptLimitAcquire', this.perSecond, this.windowMs, this.opts.tpm ?? 0, head.tokens, id)) as [string, string, number];
+        } catch (e) {
+          if (this.waiters[0] === head) this.waiters.shift();
+          this.settleWaiter(head, undefined, e);
+          continue;
+        }
+        this.recent = Number(reply[2]);
+        if (reply[0] === '1') {
+          // An aborted head still got a start recorded: harmless, it only makes the limit stricter.
+          if (this.waiters[0] === head) this.waiters.shift();
+          this.settleWaiter(head, this.permit(id, head.tokens));
+          continue;
+        }
+        // Waits of more than a second are re-checked: another process may have paused the provider meanwhile.
+        await realClock.sleep(Math.min(Number(reply[1]), 1_000));
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private settleWaiter(w: Waiter, permit: Permit | undefined, error?: unknown): void {
+    if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
+    if (w.signal?.aborted) return; // already rejected by its abort listener
+    if (permit) w.resolve(permit); else w.reject(error);
+  }
+
+  private permit(id: string, tokens: number): Permit {
+    return {
+      sent: () => { void this.call('ptLimitSent', id, tokens).catch(() => undefined); },
+      settle: (actual) => {
+        if (this.opts.tpm === undefined || actual === undefined || actual < 0 || Math.round(actual) === tokens) return;
+        void this.call('ptLimitSettle', id, tokens, Math.round(actual)).catch(() => undefined);
+      },
+    };
+  }
+
+  pauseUntil(untilMs: number): void {
+    const ms = untilMs - realClock.now();
+    if (ms > 0) void this.call('ptLimitPause', ms).catch(() => undefined);
+  }
+
+  recentStarts(): number { return this.recent; }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.refresh);
+    for (const w of this.waiters.splice(0)) this.settleWaiter(w, undefined, new Error('The rate limiter was stopped'));
+  }
+}

@@ -1,0 +1,98 @@
+// The sandboxed process's side of the permissions. Node's permission model (set up by the launcher,
+// tui/sandbox.ts) enforces files and child processes for the whole process; what Node 20 cannot enforce
+// (network, environment) is enforced here, in every worker thread, before the pipeline loads.
+import { createRequire } from 'node:module';
+import { permissionMessage, PermissionDeniedError } from './errors.js';
+import { installNetGuard } from './net-guard.js';
+import type { AllowList } from './permissions.js';
+
+/** Set by the launcher on the re-executed process; also the re-exec loop guard. */
+export const sandboxEnvVar = 'PIPELINE_TUI_SANDBOX';
+
+/** What the launcher hands the sandboxed process (as JSON in `sandboxEnvVar`). */
+export interface SandboxSpec {
+  net: AllowList;
+  env: AllowList;
+  /** Names set in the real environment that pipeline code may not read: reading one logs the flag to add. */
+  hiddenEnv: string[];
+  /** jiti's transpile cache for this pipeline: writable here, never read by the (unsandboxed) launcher. */
+  cacheDir: string;
+}
+
+let spec: SandboxSpec | null | undefined;
+
+/**
+ * The sandbox this process runs in, if any. Requires both the launcher's spec and Node's permission model:
+ * a spec variable exported by hand in a shell, without the model, must not switch the re-exec off.
+ */
+export function activeSandbox(): SandboxSpec | undefined {
+  if (spec === undefined) {
+    spec = null;
+    const raw = process.env[sandboxEnvVar];
+    if (raw && permissionModelOn()) {
+      try { spec = JSON.parse(raw) as SandboxSpec; } catch { spec = null; }
+    }
+  }
+  return spec ?? undefined;
+}
+
+export function permissionModelOn(): boolean {
+  return typeof (process as { permission?: { has?: unknown } }).permission?.has === 'function';
+}
+
+/** The environment a pipeline worker starts with: the allowed names only (undefined: inherit all). */
+export function workerEnv(): Record<string, string> | undefined {
+  const s = activeSandbox();
+  if (!s || s.env === 'all') return undefined;
+  const env: Record<string, string> = { [sandboxEnvVar]: process.env[sandboxEnvVar]! };
+  for (const name of s.env) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/**
+ * Called first thing in a worker, before the pipeline loads. `log` reports hints (an environment
+ * variable read that the sandbox hid) without failing the item: a hidden variable reads as undefined.
+ */
+export function installWorkerSandbox(log: (message: string) => void): void {
+  const s = activeSandbox();
+  if (!s) return;
+  installNetGuard(s.net);
+  guardChildProcesses();
+  if (s.hiddenEnv.length > 0) hintHiddenEnv(new Set(s.hiddenEnv), log);
+}
+
+/**
+ * Node denies child processes anyway (the sandbox never gets --allow-child-process); this only makes the
+ * message name the command. A child process is outside every sandbox, so only -A allows one.
+ */
+function guardChildProcesses(): void {
+  const require = createRequire(import.meta.url);
+  const cp = require('node:child_process') as Record<string, unknown>;
+  for (const key of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork']) {
+    if (typeof cp[key] !== 'function') continue;
+    const original = cp[key] as (...args: unknown[]) => unknown;
+    cp[key] = Object.defineProperty(function (...args: unknown[]) {
+      const command = typeof args[0] === 'string' ? args[0].split(' ')[0]! : String(args[0]);
+      throw new PermissionDeniedError('run', command);
+    }, 'name', { value: original.name });
+  }
+  require('node:module').syncBuiltinESMExports();
+}
+
+function hintHiddenEnv(hidden: Set<string>, log: (message: string) => void): void {
+  const told = new Set<string>();
+  const env = process.env;
+  const proxy = new Proxy(env, {
+    get(target, key) {
+      if (typeof key === 'string' && hidden.has(key) && !told.has(key)) {
+        told.add(key);
+        log(`${permissionMessage('env', key)} (it reads as undefined)`);
+      }
+      return Reflect.get(target, key);
+    },
+  });
+  Object.defineProperty(process, 'env', { value: proxy, configurable: true, enumerable: true, writable: true });
+}

@@ -1,0 +1,254 @@
+// Distributed runs on BullMQ + a real redis-server: a coordinator (`run --redis`) and `worker` processes.
+// Every test ends with each input id exactly once in the output, whatever was killed on the way.
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunSummary } from '../dist/index.js';
+import { cleanupProjects, countLines, duplicates, expectedIds, makeProject, readJsonl, runCli, sleep, spawnCli, waitCli, waitFor, writeJsonl, writePipeline, type CliResult } from './helpers.js';
+import { freePort, startRedis, type TestRedis } from './redis-server.js';
+
+let redis: TestRedis;
+beforeAll(async () => { redis = await startRedis(); });
+const children = new Set<ChildProcess>();
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await redis?.stop();
+  cleanupProjects();
+});
+
+/** A project whose pipeline sleeps `sleepMs` per item and reports which process ran it, when, and as which attempt. */
+function project(name: string, n: number, sleepMs: number, extra = '') {
+  const dir = makeProject('pt-dist-');
+  writePipeline(dir, `pipelines/${name}.ts`, `
+import { definePipeline } from 'pipeline-tui';
+export default definePipeline({
+  name: '${name}',
+  input: 'in.jsonl',
+  id: (r: any) => String(r.id),
+  workers: 2,
+  priority: (r: any) => r.id % 3,
+  ${extra}
+  async process(r: any, ctx) {
+    await new Promise((res) => setTimeout(res, ${sleepMs}));
+    return { id: r.id, pid: process.pid, at: Date.now(), attempt: ctx.attempt };
+  },
+});
+`);
+  writeJsonl(dir, 'in.jsonl', n);
+  return { dir, outFile: path.join(dir, 'out', `${name}.jsonl`) };
+}
+
+interface Worker { child: ChildProcess; result: Promise<CliResult>; output(): string }
+
+/** A `worker` process; `output()` is what it printed so far. */
+function startWorker(dir: string, name: string, args: string[] = []): Worker {
+  const child = spawnCli(['worker', name, '--redis', redis.url, ...args], { cwd: dir });
+  children.add(child);
+  let text = '';
+  child.stdout?.on('data', (d: Buffer) => { text += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { text += d.toString(); });
+  return { child, result: waitCli(child, 80_000), output: () => text };
+}
+
+async function waitingFor(w: Worker): Promise<void> {
+  await waitFor(() => w.output().includes('waiting for a run'), 20_000, `worker ${w.child.pid} to wait for a run`);
+}
+
+type Line = { id: string; result: { id: number; pid: number; at: number; attempt: number } };
+
+function expectExactlyOnce(outFile: string, n: number): Line[] {
+  const out = readJsonl<Line>(outFile);
+  const ids = out.map((l) => l.id);
+  expect(duplicates(ids)).toEqual([]);
+  expect([...ids].sort((a, b) => Number(a) - Number(b))).toEqual(expectedIds(n));
+  for (const l of out) expect(l.result.id).toBe(Number(l.id));
+  return out;
+}
+
+const summaryOf = (stdout: string) => (stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; summary?: RunSummary }).find((e) => e.type === 'end'))?.summary;
+
+/** Job keys of `name`'s queues still in Redis (the queue's own bookkeeping keys excluded). */
+async function jobKeys(name: string): Promise<string[]> {
+  const reply = await redis.command('KEYS', `pipeline-tui:${name}.stage*`);
+  return reply.split('\r\n').filter((l) => l.startsWith('pipeline-tui:'));
+}
+
+describe('distributed runs', () => {
+  it('a coordinator and two worker processes finish every item exactly once; workers wait for a run and go back to waiting', async () => {
+    const n = 400;
+    const { dir, outFile } = project('dist-two', n, 8);
+    // Started before any run exists: they must wait for one.
+    const w1 = startWorker(dir, 'dist-two');
+    const w2 = startWorker(dir, 'dist-two', ['--workers', '1']);
+    await Promise.all([waitingFor(w1), waitingFor(w2)]);
+    const res = await runCli(['run', 'dist-two', '--redis', redis.url, '--workers', '1', '--json'], { cwd: dir, timeoutMs: 60_000 });
+    expect(res.stderr).not.toMatch(/unexpected error/);
+    expect(res.code).toBe(0);
+    const summary = summaryOf(res.stdout)!;
+    expect(summary.totals.done).toBe(n);
+    const out = expectExactlyOnce(outFile, n);
+    // Three processes did the work: the coordinator's own thread and both workers.
+    const pids = new Set(out.map((l) => l.result.pid));
+    expect(pids.size).toBeGreaterThanOrEqual(3);
+    // The run is over everywhere: its jobs are gone from Redis and the workers wait for the next one.
+    expect(await jobKeys('dist-two')).toEqual([]);
+    await waitFor(() => (w1.output().match(/waiting for a run/g) ?? []).length >= 2 && (w2.output().match(/waiting for a run/g) ?? []).length >= 2, 15_000, 'workers back to waiting');
+    expect(w1.output()).toMatch(/serving run r\w+/);
+    // Workers exit only when told to.
+    w1.child.kill('SIGTERM');
+    w2.child.kill('SIGINT');
+    expect((await w1.result).code).toBe(130);
+    expect((await w2.result).code).toBe(130);
+  });
+
+  it('kill -9 of a worker mid-run: its jobs come back within seconds and every item is still there exactly once', { timeout: 45_000 }, async () => {
+    const n = 300;
+    const name = 'dist-kill';
+    const { dir, outFile } = project(name, n, 25);
+    const victim = startWorker(dir, name);
+    const survivor = startWorker(dir, name);
+    await Promise.all([waitingFor(victim), waitingFor(survivor)]);
+    const metricsPort = await freePort();
+    const coordinator = spawnCli(['run', name, '--redis', redis.url, '--workers', '0', '--json', '--metrics-port', String(metricsPort)], { cwd: dir });
+    children.add(coordinator);
+    const result = waitCli(coordinator, 80_000);
+    await waitFor(() => countLines(outFile) >= 60, 30_000, '60 output lines');
+    // The dashboard's sources while running: remote machines in status and in the metrics.
+    const st = await runCli(['status', name, '--json', '--redis', redis.url], { cwd: dir });
+    const report = JSON.parse(st.stdout) as { distributed?: { machines: { pid: number; role: string; busy: number; workers: number }[] } };
+    expect(report.distributed?.machines.filter((m) => m.role === 'worker').length).toBe(2);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^pipeline_tui_items\{pipeline="dist-kill",state="done"\} \d+$/m);
+    expect(metrics).toMatch(/^pipeline_tui_machine_items_per_second\{.*role="worker"\} [\d.]+$/m);
+    expect(metrics).toMatch(/^pipeline_tui_redis_connected\{.*\} 1$/m);
+
+    // The process that runs the items (the sandboxed child of the launcher) names itself host:pid.
+    const victimPid = Number(/serving run \S+ \(coordinator \S+\) as \S+:(\d+)/.exec(victim.output())?.[1]);
+    victim.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    const res = await result;
+    expect(res.stderr).not.toMatch(/unexpected error/);
+    expect(res.code, res.stderr.slice(-2000)).toBe(0);
+    const out = expectExactlyOnce(outFile, n);
+    // The victim did part of the work before it died; the survivor finished the rest, its stalled jobs included.
+    expect(out.some((l) => l.result.pid === victimPid)).toBe(true);
+    expect(out.filter((l) => l.result.at > killedAt + 1_000).every((l) => l.result.pid !== victimPid)).toBe(true);
+    // Recovered in seconds (lock 5 s + stalled check 2.5 s), not BullMQ's default of up to a minute.
+    expect(res.ms).toBeLessThan(40_000);
+    survivor.child.kill('SIGTERM');
+    expect((await survivor.result).code).toBe(130);
+  });
+
+  it('a coordinator killed mid-run resumes: results finished while it was down are collected, not run again', async () => {
+    const n = 300;
+    const name = 'dist-restart';
+    const { dir, outFile } = project(name, n, 12, 'retry: { attempts: 2, backoffMs: 10 },');
+    const worker = startWorker(dir, name, ['--workers', '2']);
+    await waitingFor(worker);
+    const first = spawnCli(['run', name, '--redis', redis.url, '--workers', '0', '--json'], { cwd: dir });
+    children.add(first);
+    const firstResult = waitCli(first, 60_000);
+    await waitFor(() => countLines(outFile) >= 40, 30_000, '40 output lines');
+    first.kill('SIGKILL');
+    const killedAt = Date.now();
+    expect((await firstResult).signal).toBe('SIGKILL');
+    // The worker goes on with the jobs already in Redis while no coordinator listens.
+    await sleep(1_200);
+    const restartedAt = Date.now();
+    const res = await runCli(['run', name, '--redis', redis.url, '--workers', '0', '--json'], { cwd: dir, timeoutMs: 60_000 });
+    expect(res.stderr).not.toMatch(/unexpected error/);
+    expect(res.code).toBe(0);
+    const out = expectExactlyOnce(outFile, n);
+    // Finished between the kill and the restart, and in the output only once: collected from Redis.
+    expect(out.filter((l) => l.result.at > killedAt + 200 && l.result.at < restartedAt).length).toBeGreaterThan(10);
+    expect(res.stderr + res.stdout).toMatch(/result\(s\) found in Redis from before this start/);
+    expect(await jobKeys(name)).toEqual([]);
+    worker.child.kill('SIGTERM');
+    await worker.result;
+  });
+
+  it('SIGINT stops a distributed run cleanly (exit 130); the re-run finishes it exactly once', async () => {
+    const n = 200;
+    const name = 'dist-stop';
+    const { dir, outFile } = project(name, n, 15);
+    const coordinator = spawnCli(['run', name, '--redis', redis.url, '--workers', '2', '--json'], { cwd: dir });
+    children.add(coordinator);
+    const result = waitCli(coordinator, 60_000);
+    await waitFor(() => countLines(outFile) >= 30, 30_000, '30 output lines');
+    coordinator.kill('SIGINT');
+    const stopped = await result;
+    expect(stopped.code).toBe(130);
+    expect(summaryOf(stopped.stdout)?.status).toBe('stopped');
+    const linesAtStop = countLines(outFile);
+    expect(linesAtStop).toBeLessThan(n);
+    const res = await runCli(['run', name, '--redis', redis.url, '--workers', '2', '--json'], { cwd: dir, timeoutMs: 60_000 });
+    expect(res.code).toBe(0);
+    expect(summaryOf(res.stdout)?.totals.doneThisRun).toBe(n - linesAtStop);
+    expectExactlyOnce(outFile, n);
+  });
+
+  it('survives the Redis connection being cut mid-run: everyone reconnects, nothing is lost', async () => {
+    const n = 300;
+    const name = 'dist-cut';
+    const { dir, outFile } = project(name, n, 10, 'retry: { attempts: 3, backoffMs: 10 },');
+    const worker = startWorker(dir, name, ['--workers', '1']);
+    await waitingFor(worker);
+    const coordinator = spawnCli(['run', name, '--redis', redis.url, '--workers', '1', '--json'], { cwd: dir });
+    children.add(coordinator);
+    const result = waitCli(coordinator, 60_000);
+    await waitFor(() => countLines(outFile) >= 50, 30_000, '50 output lines');
+    expect(await redis.command('CLIENT', 'KILL', 'TYPE', 'normal')).toMatch(/^:\d+/);
+    await waitFor(() => countLines(outFile) >= 150, 30_000, '150 output lines');
+    expect(await redis.command('CLIENT', 'KILL', 'TYPE', 'normal')).toMatch(/^:\d+/);
+    const res = await result;
+    expect(res.stderr).not.toMatch(/unexpected error/);
+    expect(res.code).toBe(0);
+    expectExactlyOnce(outFile, n);
+    worker.child.kill('SIGTERM');
+    await worker.result;
+  });
+
+  it('an unreachable Redis is exit 2 naming the URL, for run and worker; an evicting Redis is refused', async () => {
+    const { dir, outFile } = project('dist-bad', 5, 1);
+    const closed = `redis://127.0.0.1:${await freePort()}`;
+    const run = await runCli(['run', 'dist-bad', '--redis', closed], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`Cannot reach Redis at ${closed}`);
+    expect(countLines(outFile)).toBe(0);
+    const worker = await runCli(['worker', 'dist-bad', '--redis', closed], { cwd: dir });
+    expect(worker.code).toBe(2);
+    expect(worker.stderr).toContain(`Cannot reach Redis at ${closed}`);
+    const bad = await runCli(['run', 'dist-bad', '--redis', 'http://localhost'], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/redis:\/\//);
+    await redis.command('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
+    try {
+      const evicting = await runCli(['run', 'dist-bad', '--redis', redis.url], { cwd: dir });
+      expect(evicting.code).toBe(2);
+      expect(evicting.stderr).toMatch(/maxmemory-policy allkeys-lru.*noeviction/);
+    } finally {
+      await redis.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+    }
+    const zero = await runCli(['run', 'dist-bad', '--workers', '0'], { cwd: dir });
+    expect(zero.code).toBe(2);
+  });
+
+  it('exports Prometheus metrics for a local run too', async () => {
+    const { dir } = project('local-metrics', 150, 20);
+    const port = await freePort();
+    const child = spawnCli(['run', 'local-metrics', '--json', '--metrics-port', String(port)], { cwd: dir });
+    children.add(child);
+    const result = waitCli(child, 60_000);
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes('pipeline_tui_items'); i++) {
+      text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+      if (!text) await sleep(100);
+    }
+    expect(text).toMatch(/^# TYPE pipeline_tui_items gauge$/m);
+    expect(text).toMatch(/^pipeline_tui_workers\{pipeline="local-metrics",stage="local-metrics"\} 2$/m);
+    expect(text).not.toMatch(/redis/);
+    expect((await result).code).toBe(0);
+    expect(readFileSync(path.join(dir, 'out', 'local-metrics.jsonl'), 'utf8').split('\n').filter(Boolean)).toHaveLength(150);
+  });
+});

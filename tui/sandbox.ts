@@ -1,0 +1,182 @@
+// The launcher: after loading and validating a pipeline, the CLI runs itself again in a child process
+// under Node's permission model, with exactly the file access the pipeline was granted (plus what our own
+// code needs), and forwards stdio, signals and the exit code. See README "What the sandbox protects against".
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { computeGrant, nodeFsPaths, providerHost, type AllowList, type Grant, type PermissionFlags } from '../engine/permissions.js';
+import { activeSandbox, sandboxEnvVar, type SandboxSpec } from '../engine/sandbox.js';
+import type { LoadedPipeline } from '../engine/types.js';
+
+const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Whether this process should hand the run to a sandboxed child: not with -A, and never from inside one. */
+export function sandboxWanted(flags: PermissionFlags): boolean {
+  return flags.allowAll !== true && activeSandbox() === undefined;
+}
+
+export interface SandboxRun {
+  /** Input patterns given on the command line (default: the pipeline's `input`). */
+  inputs: string[];
+  stateDir: string;
+  out?: string | undefined;
+  fresh?: boolean | undefined;
+  flags: PermissionFlags;
+  /** The PIPELINE argument; when it is not on the command line (picked in the dashboard), the file is added. */
+  ref?: string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Where the sandboxed process keeps jiti's transpile cache for this pipeline: its own folder (one pipeline
+ * cannot plant code in another's cache), outside the project (nothing to clean up or commit).
+ */
+export function sandboxCacheDir(stateRoot: string, pipeline: string): string {
+  const key = createHash('sha256').update(`${stateRoot}\0${pipeline}`).digest('hex').slice(0, 16);
+  return path.join(os.tmpdir(), `pipeline-tui-${process.getuid?.() ?? 'user'}`, 'jiti', `${pipeline}-${key}`);
+}
+
+/** The grant for a run, and the Node flags that enforce its file part. Exposed for tests and `--help`-like tools. */
+export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Promise<{ grant: Grant; spec: SandboxSpec; nodeArgs: string[]; folders: string[] }> {
+  const cwd = run.cwd ?? process.cwd();
+  const env = run.env ?? process.env;
+  const stateRoot = path.resolve(cwd, run.stateDir);
+  const hosts: string[] = [];
+  const keyVars: string[] = [];
+  const providers = Object.entries(pipeline.definition.providers ?? {});
+  // The adapters module loads every provider SDK (~0.3 s): only pipelines with providers pay for it.
+  const { envVarsFor, resolveEndpoint } = providers.length > 0 ? await import('../engine/providers/adapters.js') : {} as never;
+  for (const [name, config] of providers) {
+    keyVars.push(...envVarsFor(name).keyVars);
+    const endpoint = resolveEndpoint(name, config, env);
+    const host = providerHost(name, endpoint.kind, endpoint.baseURL);
+    if (host) hosts.push(host);
+  }
+  const output = path.resolve(cwd, run.out ?? pipeline.output);
+  const grant = computeGrant({
+    cwd,
+    pipelineFile: pipeline.file,
+    definition: pipeline.definition,
+    inputs: [...(run.inputs.length > 0 ? run.inputs : pipeline.input), ...pipeline.watch],
+    output,
+    stateRoot,
+    providers: { hosts, keyVars },
+    fresh: run.fresh ?? false,
+  }, run.flags);
+  const cacheDir = sandboxCacheDir(stateRoot, pipeline.name);
+  // What our own code reads: the compiled CLI, its dependencies, package.json (for --version).
+  const runtimeRead = ['dist', 'node_modules', 'package.json', 'bin'].map((p) => path.join(packageRoot, p));
+  const fsFlags = (flag: string, list: AllowList, extra: string[]) =>
+    list === 'all' ? [`${flag}=*`] : nodeFsPaths([...list, ...extra]).map((p) => `${flag}=${p}`);
+  const nodeArgs = [
+    '--experimental-permission',
+    // Our worker threads need it; see the README for what that leaves open.
+    '--allow-worker',
+    ...fsFlags('--allow-fs-read', grant.read, [...runtimeRead, cacheDir]),
+    ...fsFlags('--allow-fs-write', grant.write, [cacheDir]),
+    // The permission model announces itself on stderr at every start; the README says it once instead.
+    '--disable-warning=ExperimentalWarning',
+    '--disable-warning=SecurityWarning',
+  ];
+  const allowedEnv = grant.env === 'all' ? undefined : new Set(grant.env);
+  const hiddenEnv = allowedEnv ? Object.keys(env).filter((n) => !allowedEnv.has(n) && n !== sandboxEnvVar) : [];
+  // Node grants a folder that does not exist yet as if it were a file: ours must exist before the start.
+  const folders = [path.dirname(output), cacheDir, ...(run.fresh ? [] : [path.join(stateRoot, pipeline.name)])];
+  return { grant, spec: { net: grant.net, env: grant.env, hiddenEnv, cacheDir }, nodeArgs, folders };
+}
+
+type RelayedSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
+const relayed: RelayedSignal[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+interface SignalEcho { __pt: 'signal'; signal: RelayedSignal }
+
+/**
+ * Runs this same command line again in a sandboxed child and resolves with its exit code. A child killed
+ * by a signal makes this process die by the same signal, so callers see what they would have seen.
+ */
+export async function runSandboxed(pipeline: LoadedPipeline, run: SandboxRun): Promise<number> {
+  const { spec, nodeArgs, folders } = await sandboxPlan(pipeline, run);
+  const created = folders.map((dir) => ({ dir, top: mkdirSync(dir, { recursive: true, ...(dir === spec.cacheDir ? { mode: 0o700 } : {}) }) }));
+  // A run that stops before using them (a missing input, say) leaves no empty folders behind.
+  const removeUnused = () => {
+    for (const { dir, top } of created) {
+      if (top === undefined) continue;
+      for (let d = dir; d.length >= top.length; d = path.dirname(d)) {
+        try { rmdirSync(d); } catch { break; }
+      }
+    }
+  };
+  const args = process.argv.slice(2);
+  if (run.ref !== undefined && !args.includes(run.ref)) args.push(pipeline.file);
+  const child = spawn(process.execPath, [...process.execArgv, ...nodeArgs, process.argv[1]!, ...args], {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    env: { ...(run.env ?? process.env), [sandboxEnvVar]: JSON.stringify(spec) },
+    cwd: run.cwd ?? process.cwd(),
+  });
+  // Ctrl-C in a terminal reaches both processes; a `kill PID` reaches only this one. The child echoes
+  // every signal it gets, and we forward only those it did not get, so it never sees one twice (a
+  // second SIGINT means "stop at once").
+  // Echoes of the signals we forwarded are expected and skipped; any other echo is a direct delivery
+  // and cancels one of ours that arrived close to it.
+  const forwarded = new Map<RelayedSignal, number>();
+  const direct = new Map<RelayedSignal, number[]>();
+  child.on('message', (m: SignalEcho) => {
+    if (m?.__pt !== 'signal') return;
+    const expected = forwarded.get(m.signal) ?? 0;
+    if (expected > 0) forwarded.set(m.signal, expected - 1);
+    else direct.set(m.signal, [...(direct.get(m.signal) ?? []), Date.now()]);
+  });
+  const onSignal = (signal: RelayedSignal) => {
+    const at = Date.now();
+    setTimeout(() => {
+      const seen = (direct.get(signal) ?? []).filter((t) => t >= at - 250);
+      if (seen.length > 0) {
+        direct.set(signal, seen.slice(1));
+        return;
+      }
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      forwarded.set(signal, (forwarded.get(signal) ?? 0) + 1);
+      child.kill(signal);
+    }, 100).unref();
+  };
+  for (const s of relayed) process.on(s, onSignal);
+  return new Promise((resolve, reject) => {
+    child.on('error', (e) => { for (const s of relayed) process.off(s, onSignal); removeUnused(); reject(e); });
+    child.on('exit', (code, signal) => {
+      for (const s of relayed) process.off(s, onSignal);
+      removeUnused();
+      if (signal) {
+        process.kill(process.pid, signal);
+        resolve(128 + (signalNumbers[signal] ?? 1));
+        return;
+      }
+      resolve(code ?? 1);
+    });
+  });
+}
+
+const signalNumbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/**
+ * The sandboxed child's half of the relay: echo the signals it gets, and die at once when the launcher
+ * does (a `kill -9` of the launcher must not leave a run going without anyone to report to).
+ */
+export function attachToLauncher(): void {
+  if (!activeSandbox() || typeof process.send !== 'function') return;
+  process.channel?.unref();
+  process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+  for (const signal of relayed) {
+    const echo = () => {
+      process.send?.({ __pt: 'signal', signal } satisfies SignalEcho);
+      // Until the command installs its own handler (while loading, say), keep Node's default: die by it.
+      if (process.listenerCount(signal) === 1) {
+        process.off(signal, echo);
+        process.kill(process.pid, signal);
+      }
+    };
+    process.on(signal, echo);
+  }
+}
