@@ -29,6 +29,10 @@ export interface DashboardBenchResult {
   dashboardItemsPerSec: number;
   /** How much slower the dashboard run is, in percent (negative: faster, i.e. noise). Target: <= 5. */
   overheadPct: number;
+  /** Median over back-to-back pairs (plain, then dashboard) of the slowdown, in percent: drifting background load cancels out. */
+  pairedOverheadPct: number;
+  /** Median CPU time of the whole CLI process (every thread) per run, and the dashboard's extra share of it. */
+  cpuMs: { plain: number; dashboard: number; overheadPct: number };
   /** Every run's items/s, in run order, for judging the noise. */
   samples: { plain: number[]; dashboard: number[] };
   /** Best run of each kind: less noise where other processes compete for the CPU. */
@@ -108,11 +112,15 @@ export async function dashboardBench(options: DashboardBenchOptions = {}): Promi
     writeJsonl(path.join(t.dir, 'small.jsonl'), 2000);
     writePipeline(t.dir, 'trivial', `{ name: 'trivial', id: (r: { id: number }) => String(r.id), process: (r: { x: number }) => ({ y: r.x * 2 }) }`);
     const run = async (mode: '--plain' | '--tui') => {
-      const r = await onPty(t.dir, `${node} ${q(cli)} run trivial.ts in.jsonl --workers ${workers} --fresh ${mode} ${extra}`);
+      // `times` (a shell builtin) prints the CPU time of the run: a figure that, unlike items/s, does not
+      // move with whatever else the machine is doing.
+      const r = await onPty(t.dir, `${node} ${q(cli)} run trivial.ts in.jsonl --workers ${workers} --fresh ${mode} ${extra}; code=$?; times; exit $code`);
       if (r.code !== 0) throw new Error(`dashboard bench: ${mode} run exited ${r.code}: ${r.tail}`);
       const summary = JSON.parse(readFileSync(path.join(t.dir, 'out', 'trivial.jsonl.summary.json'), 'utf8')) as { throughput: { itemsPerSecond: number }; totals: { doneThisRun: number } };
       if (summary.totals.doneThisRun !== items) throw new Error(`dashboard bench: expected ${items} done, got ${summary.totals.doneThisRun}`);
-      return summary.throughput.itemsPerSecond;
+      const cpu = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(r.tail);
+      const cpuMs = cpu ? (Number(cpu[1]) * 60 + Number(cpu[2]) + Number(cpu[3]) * 60 + Number(cpu[4])) * 1000 : NaN;
+      return { perSec: summary.throughput.itemsPerSecond, cpuMs };
     };
     /** Spawn to first dashboard frame ('pipeline-tui' is on the header line), on a small input. */
     const firstFrame = async (args: string) => {
@@ -123,9 +131,16 @@ export async function dashboardBench(options: DashboardBenchOptions = {}): Promi
     await run('--plain'); // warm the transpile cache and the page cache
     const plain: number[] = [];
     const dashboard: number[] = [];
+    const paired: number[] = [];
+    const cpu = { plain: [] as number[], dashboard: [] as number[] };
     for (let i = 0; i < rounds; i++) {
-      plain.push(await run('--plain'));
-      dashboard.push(await run('--tui'));
+      const a = await run('--plain');
+      const b = await run('--tui');
+      plain.push(a.perSec);
+      dashboard.push(b.perSec);
+      cpu.plain.push(a.cpuMs);
+      cpu.dashboard.push(b.cpuMs);
+      paired.push(((a.perSec - b.perSec) / a.perSec) * 100);
     }
     const frames: number[] = [];
     const framesNoSandbox: number[] = [];
@@ -146,6 +161,8 @@ export async function dashboardBench(options: DashboardBenchOptions = {}): Promi
       plainItemsPerSec: p,
       dashboardItemsPerSec: d,
       overheadPct: ((p - d) / p) * 100,
+      pairedOverheadPct: median(paired),
+      cpuMs: { plain: median(cpu.plain), dashboard: median(cpu.dashboard), overheadPct: ((median(cpu.dashboard) - median(cpu.plain)) / median(cpu.plain)) * 100 },
       samples: { plain, dashboard },
       best: { plainItemsPerSec: bp, dashboardItemsPerSec: bd, overheadPct: ((bp - bd) / bp) * 100 },
       firstFrameMs: median(frames),

@@ -7,6 +7,7 @@ import { backoffDelay } from './backoff.js';
 import { categoryOf, ErrorCode, PipelineTuiError, describeThrown } from './errors.js';
 import { defaultId } from './ids.js';
 import { expandRecords } from './expand.js';
+import { locateInPipeline } from './stack.js';
 import { estimateTotal, expandInputs, readInputs, readOptionsOf, type InputRecord, type RecordSource } from './inputs.js';
 import { openOutput, type OutputWriter } from './outputs/index.js';
 import { BucketPriorityQueue, clampPriority, type ItemQueue } from './priority-queue.js';
@@ -588,11 +589,25 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     await this.distributed?.close(stopped ? 'stopped' : 'completed');
     await this.metrics?.close();
     let reduced: unknown;
-    if (!stopped && this.pipeline.definition.reduce) reduced = await this.runReduce();
+    let reduceFailed = false;
+    if (!stopped && this.pipeline.definition.reduce) {
+      try {
+        reduced = await this.runReduce();
+      } catch (e) {
+        // Every item is safe in the checkpoint; only the reduce step failed. Say where, exit 1.
+        const d = describeThrown(e);
+        const where = locateInPipeline(d.stack, this.pipeline.file);
+        const denied = e as { code?: string; permission?: string; resource?: string };
+        const detail = denied.code === 'ERR_ACCESS_DENIED' ? ` (${denied.permission ?? 'access'} denied${denied.resource ? ` for ${denied.resource}` : ''}; widen the pipeline's permissions or pass an --allow-* flag)` : '';
+        reduced = { error: `reduce() failed: ${d.message}${detail}${where ? ` (${where.file}:${where.line})` : ''}` };
+        reduceFailed = true;
+        this.log(null, null, (reduced as { error: string }).error);
+      }
+    }
     // A streamed output is complete already; the others are written whole from the journal.
     await this.output?.rewrite();
     const c = this.stats_.counts;
-    const exitCode = stopped ? 130 : c.failed > 0 ? 1 : 0;
+    const exitCode = stopped ? 130 : c.failed > 0 || reduceFailed ? 1 : 0;
     const endedAt = new Date();
     const durationMs = endedAt.getTime() - this.startedAt;
     const summary: RunSummary = {
@@ -632,7 +647,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     async function* results() {
       for await (const e of readJournal(file)) if (e.k === 'd' && store.done.has(e.id)) yield { id: e.id, result: e.result };
     }
-    return await this.pipeline.definition.reduce!(results(), { pipeline: this.pipeline.name, log: (m) => this.log(null, null, m) });
+    return await this.pipeline.definition.reduce!(results(), { pipeline: this.pipeline.name, output: this.opts.out, log: (m) => this.log(null, null, m) });
   }
 }
 

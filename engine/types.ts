@@ -55,6 +55,8 @@ export type ProcessFn<In = any, Out = unknown> = (record: In, ctx: ProcessContex
 
 export interface ReduceContext {
   pipeline: string;
+  /** The run's output path (absolute), so a reduce can write its result beside it. */
+  output: string;
   log(message: string): void;
 }
 

@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { definePipeline, PermanentError } from 'pipeline-tui';
 
 /** One chunk of a markdown document, as `expand` makes them. */
@@ -59,7 +60,7 @@ export default definePipeline<Chunk>({
     return { index: c.index, doc: c.doc, text: keep ? `${keep}\n\n${out}` : out, inputWords: words(c.text), outputWords: words(keep ? `${keep}\n\n${out}` : out), provider: res.provider };
   },
   // The chord: runs once every chunk is done; puts the document back together in order and checks it.
-  async reduce(results) {
+  async reduce(results, ctx) {
     const parts: { index: number; doc: string; text: string; inputWords: number; outputWords: number }[] = [];
     for await (const r of results) parts.push(r.result as (typeof parts)[number]);
     parts.sort((a, b) => a.doc.localeCompare(b.doc) || a.index - b.index);
@@ -68,11 +69,12 @@ export default definePipeline<Chunk>({
     const inputWords = parts.reduce((n, p) => n + p.inputWords, 0);
     const outputWords = parts.reduce((n, p) => n + p.outputWords, 0);
     const markdown = parts.map((p) => p.text).join('\n\n') + '\n';
-    // The merged document sits beside the per-chunk output (out/ is the pipeline's to write).
-    await mkdir('out', { recursive: true });
-    await writeFile('out/humanize.md', markdown);
+    // The merged document sits beside the per-chunk output, which the pipeline may always write.
+    const file = ctx.output.replace(/\.jsonl$/, '') + '.md';
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, markdown);
     return {
-      file: 'out/humanize.md',
+      file,
       chunks: parts.length,
       complete: missing.length === 0,
       missingChunks: missing,

@@ -83,7 +83,7 @@ describe('shipped pipelines on their samples', () => {
     expect(summary.reduce.complete).toBe(true);
     expect(summary.reduce.chunks).toBe(lines(out).length);
     expect(summary.reduce.chunks).toBeGreaterThanOrEqual(headings.length);
-    const merged = readFileSync(path.join(root, summary.reduce.file), 'utf8');
+    const merged = readFileSync(path.resolve(root, summary.reduce.file), 'utf8');
     // Every heading survives, in the original order.
     const positions = headings.map((h) => merged.indexOf(h));
     expect(positions.every((p) => p >= 0)).toBe(true);

@@ -20,7 +20,7 @@ const columns: Column[] = [
   { title: 'Tok in/out', width: 13, keep: 5, cell: (p) => `${compact(p.inputTokens)}/${compact(p.outputTokens)}` },
   { title: 'Rate rpm', width: GAUGE + 11, keep: 8, cell: (p) => `${compact(p.currentRpm)}/${p.limitRpm === null ? '-' : compact(p.limitRpm)}` },
   { title: '429s', width: 6, keep: 7, cell: (p) => compact(p.rateLimited) },
-  { title: 'p50/p95', width: 13, keep: 6, cell: (p) => `${latency(p.latencyP50)}/${latency(p.latencyP95)}` },
+  { title: 'p50/p95', width: 13, keep: 6, cell: (p) => (p.requests === 0 ? '-' : `${latency(p.latencyP50)}/${latency(p.latencyP95)}`) },
   { title: 'Retry/err', width: 11, keep: 2, cell: (p) => `${compact(p.retries)}/${compact(p.errors)}` },
   { title: 'Fallbk', width: 8, keep: 4, cell: (p) => compact(p.fallbacks) },
 ];
