@@ -61,7 +61,7 @@ interface PtyRun { code: number | null; firstFrameMs: number | null; ms: number;
 function onPty(cwd: string, command: string, frameMark?: string): Promise<PtyRun> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn('script', ['-qfec', `stty cols 100 rows 30 2>/dev/null; exec ${command}`, '/dev/null'], { cwd, env, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn('script', ['-qfec', `stty cols 100 rows 30 2>/dev/null; ${command}`, '/dev/null'], { cwd, env, stdio: ['pipe', 'pipe', 'inherit'] });
     let firstFrameMs: number | null = null;
     let seen = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {

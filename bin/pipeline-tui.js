@@ -2,9 +2,6 @@
 // Thin launcher: the CLI is compiled to dist/ by `npm install` (the `prepare` script).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import v8 from 'node:v8';
-
-if (process.env.PT_HGP) v8.setFlagsFromString(`--heap-growing-percent=${process.env.PT_HGP}`);
 
 const cli = new URL('../dist/tui/cli.js', import.meta.url);
 if (!existsSync(fileURLToPath(cli))) {

@@ -152,7 +152,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     const patterns = inputs && inputs.length > 0 ? inputs : this.pipeline.input;
     const files = this.opts.retryFailed || this.opts.source ? [] : patterns.length > 0 ? await expandInputs(patterns, this.opts.cwd, readOptionsOf(this.pipeline.definition)) : [];
     if (!this.opts.retryFailed && !this.opts.source && files.length === 0) throw new PipelineTuiError(ErrorCode.Usage, `Pipeline "${this.pipeline.name}" declares no input and none was given`, { hint: `Pass files, folders or globs: pipeline-tui run ${this.pipeline.name} data/*.jsonl` });
-    if (this.redisUrl) await DistributedRun.check(this.redisUrl);
+    if (this.redisUrl) await DistributedRun.check(this.redisUrl, this.pipeline.name);
     const store = await CheckpointStore.open(this.opts.stateDir, this.pipeline.name, this.pipeline.file, { fresh: this.opts.fresh });
     this.store = store;
     const runRecord = { startedAt: new Date(this.startedAt).toISOString(), status: 'running' as const };
@@ -242,7 +242,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 
   private async pump(files: string[]): Promise<void> {
     const store = this.store!;
-    const source: AsyncIterable<InputRecord[]> = this.opts.source ?? (this.opts.retryFailed ? this.deadLetterRecords() : expandRecords(readInputs(files, this.opts.cwd, readOptionsOf(this.pipeline.definition)), this.pipeline.definition.expand));
+    const source: AsyncIterable<InputRecord[]> = this.opts.retryFailed ? this.deadLetterRecords() : expandRecords(this.opts.source ?? readInputs(files, this.opts.cwd, readOptionsOf(this.pipeline.definition)), this.pipeline.definition.expand);
     let n = 0;
     reading: for await (const batch of source) for (const rec of batch) {
       if (this.stopping || this.fatal || n >= this.opts.limit) break reading;

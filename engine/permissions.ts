@@ -87,8 +87,13 @@ export interface GrantContext {
   fresh?: boolean;
 }
 
-const toList = (f: AllowFlag | undefined, fromFile: string[] | undefined, defaults: string[]): AllowList =>
-  f === true ? 'all' : [...new Set([...defaults, ...(fromFile ?? []), ...(f ?? [])])];
+const toList = (f: AllowFlag | undefined, fromFile: string[] | undefined, defaults: string[], map: (s: string) => string = (s) => s): AllowList =>
+  f === true ? 'all' : [...new Set([...defaults, ...(fromFile ?? []).map(map), ...(f ?? []).map(map)])];
+
+/** Whether `name` is in an env allow list; `AWS_*` allows every name starting with `AWS_`. */
+export function envAllowed(allowed: AllowList, name: string): boolean {
+  return allowed === 'all' || allowed.some((a) => (a.endsWith('*') ? name.startsWith(a.slice(0, -1)) : a === name));
+}
 
 /** Folders named `node_modules` from `dir` up to the root: what the pipeline's own imports resolve from. */
 export function nodeModulesAbove(dir: string): string[] {
@@ -107,20 +112,22 @@ export function nodeModulesAbove(dir: string): string[] {
  * the caller (no sandbox at all).
  */
 export function computeGrant(ctx: GrantContext, flags: PermissionFlags): Grant {
-  const abs = (p: string) => path.resolve(ctx.cwd, p);
+  // A trailing `/` is kept: Node needs it for a folder that does not exist yet (see nodeFsPaths).
+  const abs = (p: string) => path.resolve(ctx.cwd, p) + (/[\\/]$/.test(p) && p.length > 1 ? '/' : '');
   const own = ctx.definition.permissions ?? {};
   const outDir = path.dirname(ctx.output);
   const name = ctx.definition.name;
-  // The state folder (and with --fresh the backup it is renamed to); never the whole root, other pipelines live there.
-  const state = [path.join(ctx.stateRoot, name), ...(ctx.fresh ? [`${path.join(ctx.stateRoot, name)}.backup-*`] : [])];
+  // The state folder and the backup it is renamed to by --fresh or by `f` at the dashboard's resume
+  // prompt (decided after the sandbox started); never the whole root, other pipelines live there.
+  const state = [path.join(ctx.stateRoot, name), `${path.join(ctx.stateRoot, name)}.backup-*`];
   const pipelineDir = path.dirname(ctx.pipelineFile);
   const read = [
     pipelineDir, abs('pipelines'), ...ctx.inputs.map((p) => staticBase(p, ctx.cwd)), outDir, ...state,
     ...nodeModulesAbove(pipelineDir),
   ];
   return {
-    read: toList(flags.allowRead, own.read?.map(abs), read),
-    write: toList(flags.allowWrite, own.write?.map(abs), [outDir, ...state]),
+    read: toList(flags.allowRead, own.read, read, abs),
+    write: toList(flags.allowWrite, own.write, [outDir, ...state], abs),
     net: toList(flags.allowNet, own.net, ctx.providers.hosts),
     env: toList(flags.allowEnv, own.env, ctx.providers.keyVars),
   };
@@ -173,12 +180,14 @@ export function asPermissionDenied(thrown: unknown): PermissionDeniedError | und
       // Our own error, made by another copy of this module (a worker's jiti-loaded one, say).
       return new PermissionDeniedError(err.kind as PermissionKind, err.resource);
     }
+    if (err.code === 'ERR_DLOPEN_DISABLED') return new PermissionDeniedError('run', 'native addons');
     if (err.code !== 'ERR_ACCESS_DENIED') continue;
     const resource = typeof err.resource === 'string' ? err.resource : '';
     switch (err.permission) {
       case 'FileSystemRead': return new PermissionDeniedError('read', resource);
       case 'FileSystemWrite': return new PermissionDeniedError('write', resource);
       case 'ChildProcess': return new PermissionDeniedError('run', resource);
+      // WorkerThreads, WASI, Inspector: nothing a flag short of -A lifts.
       default: return new PermissionDeniedError('run', String(err.permission ?? resource));
     }
   }
@@ -206,7 +215,7 @@ export function nodeFsPaths(list: string[]): string[] {
   const kept: string[] = [];
   for (const e of entries) {
     if (kept.some((k) => covers(k, e))) continue;
-    const clash = !e.endsWith('*') && entries.some((b) => b !== e && b.startsWith(e) && b[e.length] !== '/');
+    const clash = !e.endsWith('*') && e !== '/' && entries.some((b) => b !== e && b.startsWith(e) && b[e.length] !== '/');
     kept.push(clash ? `${e}*` : e);
   }
   return kept.map((k) => (dirHint.has(k) && k !== '/' && !existsSync(k) ? `${k}/` : k));

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { permissionMessage, PermissionDeniedError } from './errors.js';
 import { installNetGuard } from './net-guard.js';
-import type { AllowList } from './permissions.js';
+import { envAllowed, type AllowList } from './permissions.js';
 
 /** Set by the launcher on the re-executed process; also the re-exec loop guard. */
 export const sandboxEnvVar = 'PIPELINE_TUI_SANDBOX';
@@ -45,9 +45,8 @@ export function workerEnv(): Record<string, string> | undefined {
   const s = activeSandbox();
   if (!s || s.env === 'all') return undefined;
   const env: Record<string, string> = { [sandboxEnvVar]: process.env[sandboxEnvVar]! };
-  for (const name of s.env) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && envAllowed(s.env, name)) env[name] = value;
   }
   return env;
 }

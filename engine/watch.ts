@@ -20,6 +20,8 @@ export interface WatchOptions {
   moveDone?: string;
   /** The id the engine gives a record (needed with `moveDone`). */
   idOf?: (record: unknown) => string;
+  /** The pipeline's `expand`, which the engine applies to these records (ids are those of the parts). */
+  expand?: ((record: any) => Iterable<unknown>) | undefined;
   onEvent?: (e: WatchEvent) => void;
 }
 
@@ -71,10 +73,22 @@ export class WatchSource implements RecordSource {
 
   async *[Symbol.asyncIterator](): AsyncGenerator<InputRecord[]> {
     await this.start();
+    // Records of small files that are ready one after another travel together: a batch per file would
+    // cost the engine a dispatch and a journal write per file when a folder holds thousands of them.
+    let batch: InputRecord[] = [];
     try {
-      for (let file = await this.nextReady(); file !== undefined; file = await this.nextReady()) {
+      while (!this.closed) {
+        const file = await this.nextReady(batch.length === 0);
+        if (file === undefined) {
+          if (batch.length > 0) { yield batch; batch = []; }
+          continue;
+        }
         this.reading = file;
-        yield* this.readFile(file);
+        for await (const records of this.readFile(file)) {
+          if (batch.length === 0 && records.length >= 1000) { yield records; continue; }
+          batch.push(...records);
+          if (batch.length >= 1000) { yield batch; batch = []; }
+        }
         this.reading = undefined;
       }
     } finally {
@@ -144,8 +158,9 @@ export class WatchSource implements RecordSource {
    * mtime) is `settleMs` old, or it has not changed size or times while we watched for that long (for
    * file systems whose clock is not ours). A file still growing waits; others go ahead of it. Files due
    * for a look are stat'ed a few dozen at a time: one at a time, a big backlog waits on latency.
+   * Without `wait`, undefined when no file is ready now.
    */
-  private async nextReady(): Promise<string | undefined> {
+  private async nextReady(wait = true): Promise<string | undefined> {
     while (!this.closed) {
       const now = Date.now();
       const due: [string, Pending][] = [];
@@ -155,7 +170,7 @@ export class WatchSource implements RecordSource {
         if (p.readyAt <= now) { if (due.push([file, p]) >= 64) break; } else soonest = Math.min(soonest, p.readyAt);
       }
       if (due.length > 0) { await Promise.all(due.map(([file, p]) => this.look(file, p))); continue; }
-      if (this.closed) break;
+      if (this.closed || !wait) break;
       await new Promise<void>((resolve) => {
         const timer = Number.isFinite(soonest) ? setTimeout(resolve, Math.max(10, soonest - Date.now())) : undefined;
         timer?.unref();
@@ -184,7 +199,7 @@ export class WatchSource implements RecordSource {
     try {
       const reader = await checkInput(abs, display, readOptions);
       for await (const batch of reader.read(abs, display, readOptions)) {
-        if (ids) for (const r of batch) ids.push(this.idOf(r));
+        if (ids) for (const r of batch) ids.push(...this.idsOf(r));
         count += batch.length;
         yield batch;
         if (this.closed) return;
@@ -202,11 +217,17 @@ export class WatchSource implements RecordSource {
     }
   }
 
-  /** The engine's id for a record, as pump() makes it: parse errors and throwing id() fall back to file:line. */
-  private idOf(r: InputRecord): string {
-    const where = 'line' in r.source ? r.source.line : 'row' in r.source ? r.source.row : 0;
-    if (r.error !== undefined) return `${r.source.file}:${where}`;
-    try { return this.options.idOf!(r.record); } catch { return `${r.source.file}:${where}`; }
+  /** The engine's ids for a record, as expandRecords() and pump() make them: failures fall back to file:line. */
+  private idsOf(r: InputRecord): string[] {
+    const src = r.source;
+    const where = 'line' in src ? src.line : 'row' in src ? src.row : 0;
+    if (r.error !== undefined) return [`${src.file}:${where}`];
+    const expand = this.options.expand;
+    let parts: unknown[];
+    try { parts = expand ? [...expand(r.record)] : [r.record]; } catch { return [`${src.file}:${'line' in src ? src.line : 0}`]; }
+    return parts.map((record) => {
+      try { return this.options.idOf!(record); } catch { return `${src.file}:${expand ? 0 : where}`; }
+    });
   }
 
   private async moveSettled(): Promise<void> {

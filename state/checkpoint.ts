@@ -64,6 +64,8 @@ export class CheckpointStore {
   private journalBytes: number;
   private closed = false;
 
+  private readOnly = false;
+
   private constructor(readonly paths: StatePaths, private readonly db: Low<CheckpointDoc>) {
     this.journalFd = openSync(paths.journal, 'a');
     this.journalBytes = fstatSync(this.journalFd).size;
@@ -98,6 +100,7 @@ export class CheckpointStore {
       if (last?.status === 'running') last.status = 'crashed';
     }
     const store = new CheckpointStore(paths, db);
+    store.readOnly = options.readOnly ?? false;
     try {
       await store.replay();
     } catch (e) {
@@ -171,7 +174,8 @@ export class CheckpointStore {
     if (this.closed) return;
     this.closed = true;
     closeSync(this.journalFd);
-    releaseLock(this.paths);
+    // A read-only view never took the lock, so it must not drop one (ours or anyone's).
+    if (!this.readOnly) releaseLock(this.paths);
   }
 }
 

@@ -98,7 +98,7 @@ export default definePipeline({
     expect(sheet.C2!.z).toBe('0.00');
     expect(sheet.B2!.t).toBe('d');
     expect(sheet.D2!.f).toBeUndefined(); // the formula's value, not the formula
-  });
+  }, 90_000);
 });
 
 describe('whole-file outputs', () => {

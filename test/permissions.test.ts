@@ -142,3 +142,34 @@ describe('permissions', () => {
     expect(byId.get('run')?.status).toBe('failed');
   });
 });
+
+describe('grant helpers', () => {
+  it('bare --allow-X means everything and never swallows the next argument; lists add up', async () => {
+    const { bareAllowFlags, collectAllowList } = await import('../dist/engine/permissions.js');
+    expect(bareAllowFlags(['run', 'p', '--allow-read', 'data.jsonl', '--allow-net=a.com'])).toEqual(['run', 'p', '--allow-read=', 'data.jsonl', '--allow-net=a.com']);
+    expect(collectAllowList('', undefined)).toBe(true);
+    expect(collectAllowList('b, c', collectAllowList('a', undefined))).toEqual(['a', 'b', 'c']);
+    expect(collectAllowList('a', true)).toBe(true);
+  });
+
+  it('hosts: a bare host allows every port, host:port one; URLs and IPv6 are understood', async () => {
+    const { hostAllowed } = await import('../dist/engine/permissions.js');
+    expect(hostAllowed(['api.x.com'], 'API.X.COM', 443)).toBe(true);
+    expect(hostAllowed(['api.x.com'], 'evil.com', 443)).toBe(false);
+    expect(hostAllowed(['localhost:8080'], 'localhost', 8080)).toBe(true);
+    expect(hostAllowed(['localhost:8080'], 'localhost', 8081)).toBe(false);
+    expect(hostAllowed(['https://api.x.com/v1'], 'api.x.com', 443)).toBe(true);
+    expect(hostAllowed(['[::1]:9000'], '::1', '9000')).toBe(true);
+    expect(hostAllowed('all', 'anything', 1)).toBe(true);
+  });
+
+  it('Node paths: nested and prefix-sharing grants are merged around the Node 20 path-tree bug', async () => {
+    const { nodeFsPaths, staticBase } = await import('../dist/engine/permissions.js');
+    expect(nodeFsPaths(['/p/out', '/p/out/x.jsonl', '/p/st/tweets', '/p/st/tweets.backup-*'])).toEqual(['/p/out', '/p/st/tweets*']);
+    expect(nodeFsPaths(['/a/in.jsonl', '/a/in.jsonl.bak', '/b'])).toEqual(['/b', '/a/in.jsonl*']);
+    expect(nodeFsPaths(['/', '/etc'])).toEqual(['/']);
+    expect(staticBase('data/**/*.jsonl', '/w')).toBe('/w/data');
+    expect(staticBase('*.csv', '/w')).toBe('/w');
+    expect(staticBase('/abs/file.json', '/w')).toBe('/abs/file.json');
+  });
+});

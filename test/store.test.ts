@@ -13,6 +13,7 @@ import { decodeKeys, planKeys } from '../dist/tui/keys.js';
 import { oneLine, safeLines } from '../dist/tui/sanitize.js';
 import { minimumSize, planLayout } from '../dist/tui/dashboard/layout.js';
 import { bar, sparkline } from '../dist/tui/dashboard/format.js';
+import { RefreshPace } from '../dist/tui/dashboard/pace.js';
 import { cleanupProjects, makeProject } from './helpers.js';
 
 afterAll(cleanupProjects);
@@ -268,6 +269,20 @@ describe('feed', () => {
     stop();
     const s = store.getState();
     expect(setWatch(s, { folders: ['inbox/'], filesSeen: 3 })).toBe(s);
+  });
+
+  it('the refresh pace stretches with the cost of a frame, between 10 a second and 1 a second', () => {
+    const pace = new RefreshPace();
+    expect(pace.intervalMs()).toBe(100);
+    pace.record(0.5);
+    expect(pace.intervalMs()).toBe(100);
+    const slow = new RefreshPace();
+    slow.record(4); // 4 ms to draw: 2 x 4 / 0.02 = 400 ms between frames
+    expect(slow.intervalMs()).toBe(400);
+    slow.record(NaN);
+    expect(slow.intervalMs()).toBe(400);
+    for (let i = 0; i < 50; i++) slow.record(50);
+    expect(slow.intervalMs()).toBe(1000);
   });
 
   it('the log tail reads only appended lines, waits for a partial line, and starts over when the file is replaced', () => {

@@ -105,19 +105,19 @@ describe('watch', () => {
     expect(await again.stop()).toBe(130);
     expect(again.events.filter((e) => e.type === 'item')).toEqual([]);
     expect(again.events.at(-1)).toMatchObject({ type: 'end', summary: { totals: { done: 16, doneThisRun: 0 } } });
-  });
+  }, 120_000);
 
   it('--move-done moves a file once all its records are done or failed', async () => {
     const dir = project(`(r: any) => { if (r.n === 2) throw new PermanentError('two'); return { n: r.n }; }`);
     writeFile(dir, 'inbox/sub/a.jsonl', jsonl(1, 3));
     const w = startWatch(dir, ['--move-done', 'done']);
-    await waitFor(() => w.notices.some((n) => n.event === 'moved'), 30_000, 'the move');
+    await waitFor(() => w.notices.some((n) => n.event === 'moved'), 60_000, 'the move');
     expect(w.notices.find((n) => n.event === 'moved')).toMatchObject({ file: 'inbox/sub/a.jsonl', to: 'done/sub/a.jsonl' });
     expect(existsSync(path.join(dir, 'done', 'sub', 'a.jsonl'))).toBe(true);
     expect(existsSync(path.join(dir, 'inbox', 'sub', 'a.jsonl'))).toBe(false);
     expect(await w.stop()).toBe(130);
     expect(w.done()).toHaveLength(2);
-  });
+  }, 90_000);
 
   it('works through 10k files without running out of file handles (open-files limit 256)', async () => {
     const dir = project();
@@ -125,9 +125,9 @@ describe('watch', () => {
     for (let i = 0; i < n; i++) writeFileSync(path.join(dir, 'inbox', `f${String(i).padStart(5, '0')}.jsonl`), `{"n":${i}}\n`);
     const child = spawn('sh', ['-c', `ulimit -n 256 && exec "${process.execPath}" "${cliPath}" watch p.ts inbox --json --settle 100 --workers 1 -A`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     const w = collect(child);
-    await waitFor(() => w.done().length === n || w.child.exitCode !== null, 50_000, `${n} files`, 100);
+    await waitFor(() => w.done().length === n || w.child.exitCode !== null, 100_000, `${n} files`, 100);
     expect(w.stderr()).not.toMatch(/EMFILE|too many open files/i);
     expect(w.done()).toHaveLength(n);
     expect(await w.stop()).toBe(130);
-  });
+  }, 120_000);
 });

@@ -103,8 +103,6 @@ export function buildProgram(): Command {
       if (picked === undefined) { program.outputHelp(); process.exitCode = 2; return; }
       if (picked === null) return;
       pipeline = picked;
-      // The sandboxed child re-runs this command line: with the pick in it, it runs that pipeline instead of asking again.
-      process.argv.splice(2, 0, picked);
     }
     process.exitCode = await runCommand(pipeline, [], flags, { holdDashboard: true });
   });

@@ -55,6 +55,9 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   const sandbox = sandboxWanted(flags);
   const dashboard = wantsDashboard(flags) && !sandbox ? importDashboard() : undefined;
   dashboard?.catch(() => undefined); // awaited below; this only keeps a failed import from being "unhandled" meanwhile
+  // The engine (and the SDKs behind it) loads while the pipeline does; the sandbox launcher never needs it.
+  const engineModule = sandbox ? undefined : import('../engine/engine.js');
+  engineModule?.catch(() => undefined);
   const pipeline = await loadPipeline(ref);
   if (sandbox) return runSandboxed(pipeline, { inputs, stateDir: flags.state, out: flags.out, fresh: flags.fresh, flags, ref });
   const options: EngineOptions = {
@@ -73,8 +76,7 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
     const { runDashboard } = await dashboard;
     return runDashboard({ pipeline, engineOptions: options, inputs, statusHint, simulated: flags.simulate ?? false, hold: extra.holdDashboard ?? false });
   }
-  // Loaded here, not at the top: the sandbox launcher above never needs the engine (or the AI SDKs it pulls in).
-  const { createEngine } = await import('../engine/engine.js');
+  const { createEngine } = await (engineModule ?? import('../engine/engine.js'));
   const engine = createEngine(pipeline, options);
   if (flags.json) attachJsonReporter(engine, process.stdout, process.stderr);
   else attachPlainReporter(engine, process.stdout, process.stderr, statusHint);

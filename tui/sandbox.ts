@@ -7,7 +7,7 @@ import { mkdirSync, rmdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { computeGrant, nodeFsPaths, providerHost, type AllowList, type Grant, type PermissionFlags } from '../engine/permissions.js';
+import { computeGrant, envAllowed, nodeFsPaths, providerHost, type AllowList, type Grant, type PermissionFlags } from '../engine/permissions.js';
 import { activeSandbox, sandboxEnvVar, type SandboxSpec } from '../engine/sandbox.js';
 import type { LoadedPipeline } from '../engine/types.js';
 
@@ -82,8 +82,7 @@ export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Pr
     '--disable-warning=ExperimentalWarning',
     '--disable-warning=SecurityWarning',
   ];
-  const allowedEnv = grant.env === 'all' ? undefined : new Set(grant.env);
-  const hiddenEnv = allowedEnv ? Object.keys(env).filter((n) => !allowedEnv.has(n) && n !== sandboxEnvVar) : [];
+  const hiddenEnv = Object.keys(env).filter((n) => !envAllowed(grant.env, n) && n !== sandboxEnvVar);
   // Node grants a folder that does not exist yet as if it were a file: ours must exist before the start.
   const folders = [path.dirname(output), cacheDir, ...(run.fresh ? [] : [path.join(stateRoot, pipeline.name)])];
   return { grant, spec: { net: grant.net, env: grant.env, hiddenEnv, cacheDir }, nodeArgs, folders };

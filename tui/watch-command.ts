@@ -54,6 +54,7 @@ export async function watchCommand(ref: string, dirs: string[], flags: WatchFlag
     return runSandboxed(pipeline, { inputs: folders, stateDir: flags.state, out: flags.out, flags: granted });
   }
   const out = path.resolve(flags.out ?? pipeline.output);
+  const dashboard = wantsDashboard(flags);
   const source = new WatchSource({
     dirs: folders,
     readOptions: readOptionsOf(pipeline.definition),
@@ -62,7 +63,9 @@ export async function watchCommand(ref: string, dirs: string[], flags: WatchFlag
     exclude: [out, path.resolve(flags.state)],
     ...(moveDone ? { moveDone } : {}),
     idOf: (record) => recordId(pipeline.definition, record),
-    onEvent: watchReporter(pipeline.name, flags.json === true),
+    expand: pipeline.definition.expand,
+    // The dashboard owns the terminal: lines written under it would tear its frame.
+    ...(dashboard ? {} : { onEvent: watchReporter(pipeline.name, flags.json === true) }),
   });
   const options: EngineOptions = {
     stateDir: flags.state,
@@ -74,7 +77,7 @@ export async function watchCommand(ref: string, dirs: string[], flags: WatchFlag
     simulate: flags.simulate ?? false,
   };
   const statusHint = `pipeline-tui status ${pipeline.name}${flags.state === '.pipeline-tui' ? '' : ` --state ${flags.state}`}`;
-  if (wantsDashboard(flags)) {
+  if (dashboard) {
     const { runDashboard } = await importDashboard();
     try {
       return await runDashboard({ pipeline, engineOptions: options, statusHint, simulated: flags.simulate ?? false, watch: { folders, filesSeen: 0 } });

@@ -60,7 +60,7 @@ export async function openClient(options: RedisOptions): Promise<{ client: Redis
  * Connects once, without retrying, and checks the server: an unreachable URL or an evicting Redis must
  * stop the command at once (exit 2) rather than retry forever or lose jobs later.
  */
-export async function checkRedis(url: string, options: RedisOptions): Promise<void> {
+export async function checkRedis(url: string, options: RedisOptions, inspect?: (client: RedisClient) => Promise<void>): Promise<void> {
   const shown = redactUrl(url);
   const conn = new RedisConnection({ ...options, retryStrategy: () => null, connectTimeout: 3_000, maxRetriesPerRequest: 1, enableOfflineQueue: true }, { shared: false, blocking: false, skipVersionCheck: true });
   let lastError: Error | undefined;
@@ -83,6 +83,7 @@ export async function checkRedis(url: string, options: RedisOptions): Promise<vo
       throw messages.redisConfig(shown, `evicts keys under memory pressure (maxmemory-policy ${policy}); a queue must never lose jobs, so pipeline-tui needs "noeviction"`,
         `Set it with: redis-cli -u ${shown} CONFIG SET maxmemory-policy noeviction (and in redis.conf to keep it), or use another Redis.`);
     }
+    await inspect?.(client);
   } finally {
     await conn.close().catch(() => undefined);
   }

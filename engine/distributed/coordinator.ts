@@ -47,6 +47,14 @@ export function readRunFile(file: string): RunFile | undefined {
   }
 }
 
+/** Our own claim, or one of a coordinator on this host that is no longer running (killed): taken over at once. */
+function claimable(holder: string, me: string): boolean {
+  if (holder === me) return true;
+  const at = holder.lastIndexOf(':');
+  const pid = Number(holder.slice(at + 1));
+  return holder.slice(0, at) === hostname() && Number.isInteger(pid) && !pidAlive(pid);
+}
+
 function pidAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
@@ -81,9 +89,16 @@ export class DistributedRun implements DispatchContext {
     this.eventIds = opts.pipeline.stages.map(() => '$');
   }
 
-  /** Fails (exit 2) at once when Redis is unreachable or evicts keys: call it before changing anything. */
-  static async check(url: string): Promise<void> {
-    await checkRedis(url, redisOptions(url));
+  /**
+   * Fails (exit 2) at once when Redis is unreachable, evicts keys, or another live coordinator runs this
+   * pipeline there: call it before changing anything.
+   */
+  static async check(url: string, pipeline: string): Promise<void> {
+    await checkRedis(url, redisOptions(url), async (client) => {
+      const k = new RunKeys(pipeline).coordinator;
+      const holder = await client.get(k);
+      if (holder !== null && !claimable(holder, machineId(hostname(), process.pid))) throw messages.coordinatorBusy(pipeline, redactUrl(url), holder, await client.pttl(k));
+    });
   }
 
   /** A client that reconnects forever from now on (see `check` for the start-up verdict). */
@@ -144,14 +159,7 @@ export class DistributedRun implements DispatchContext {
     const k = this.keys.coordinator;
     if ((await this.client.set(k, this.machine, 'PX', leaseMs, 'NX')) === 'OK') return;
     const holder = await this.client.get(k);
-    if (holder !== null && holder !== this.machine) {
-      const at = holder.lastIndexOf(':');
-      const [host, pid] = [holder.slice(0, at), Number(holder.slice(at + 1))];
-      // Our own host's coordinator that is no longer running (killed) cannot hold the claim.
-      if (!(host === hostname() && Number.isInteger(pid) && !pidAlive(pid))) {
-        throw messages.coordinatorBusy(this.opts.pipeline.name, this.url, holder, await this.client.pttl(k));
-      }
-    }
+    if (holder !== null && !claimable(holder, this.machine)) throw messages.coordinatorBusy(this.opts.pipeline.name, this.url, holder, await this.client.pttl(k));
     await this.client.set(k, this.machine, 'PX', leaseMs);
   }
 

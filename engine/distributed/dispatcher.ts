@@ -1,4 +1,4 @@
-import { Queue, QueueEvents, type RedisOptions } from 'bullmq';
+import { Queue, type RedisClient, type RedisOptions } from 'bullmq';
 import { ErrorCode } from '../errors.js';
 import type { StagePool } from '../stage-pool.js';
 import type { PoolHooks, PoolSource } from '../worker-pool.js';
@@ -6,6 +6,10 @@ import type { WireError, WireResult } from '../wire.js';
 import type { JobData, JobResult } from './job.js';
 import { bullPriority, itemIdOf, jobId, keyPrefix } from './keys.js';
 import type { StageRunner } from './stage-runner.js';
+import { openClient } from './connection.js';
+
+/** Results are read in batches: a read, then this long for more to accumulate (a read per event would cost more). */
+const eventBatchMs = 20;
 
 /** What the engine's items must tell the dispatcher, without it knowing the engine's item type. */
 export interface ItemAccess<T> {
@@ -38,7 +42,9 @@ export interface DispatchContext {
  */
 export class QueueDispatcher<T> implements StagePool<T> {
   private readonly queue: Queue<JobData, JobResult>;
-  private events: QueueEvents | undefined;
+  /** A connection of its own for the blocking reads of the queue's event stream. */
+  private events: { client: RedisClient; close(): Promise<void> } | undefined;
+  private consuming: Promise<void> | undefined;
   private readonly inflight = new Map<string, T>();
   private readonly started = new Set<string>();
   /** Job removals under way; adding a job with the same id before one finishes would be a silent no-op. */
@@ -61,28 +67,72 @@ export class QueueDispatcher<T> implements StagePool<T> {
     private readonly local: StageRunner | undefined,
     queueName: string,
   ) {
-    this.queue = new Queue<JobData, JobResult>(queueName, { connection: ctx.connection, prefix: keyPrefix });
+    // Auto-pipelining: the adds and removals of one tick leave in one socket write (a write costs more than the command).
+    this.queue = new Queue<JobData, JobResult>(queueName, { connection: { ...ctx.connection, enableAutoPipelining: true }, prefix: keyPrefix });
     this.queue.on('error', (e) => ctx.log(`Redis queue (stage ${stage}): ${e.message}`));
   }
 
   async start(): Promise<void> {
-    const events = new QueueEvents(this.queue.name, { connection: this.ctx.connection, prefix: keyPrefix, lastEventId: this.ctx.lastEventId(this.stage), blockingTimeout: 5_000 });
-    this.events = events;
-    events.on('error', (e) => this.ctx.log(`Redis events (stage ${this.stage}): ${(e as Error).message}`));
-    events.on('completed', ({ jobId: id, returnvalue }) => this.onCompleted(id, returnvalue as unknown as JobResult));
-    events.on('failed', ({ jobId: id, failedReason }) => this.onFailed(id, failedReason));
-    events.on('active', ({ jobId: id }) => { if (this.inflight.has(id)) this.started.add(id); });
-    // A job back in the queue after a stall has not started; during a graceful stop it is handed back.
-    events.on('waiting', ({ jobId: id, prev }) => {
-      if (prev !== 'active' || !this.inflight.has(id)) return;
-      this.started.delete(id);
-      if (this.dispatch === 'stopping') this.handBack([id]);
-    });
-    await Promise.all([this.queue.waitUntilReady(), events.waitUntilReady()]);
+    this.events = await openClient(this.ctx.connection);
+    await this.queue.waitUntilReady();
+    this.consuming = this.consume(this.events.client);
     await this.local?.start();
     this.sweeper = setInterval(() => void this.sweep(), 2_000);
     this.sweeper.unref();
     this.kick();
+  }
+
+  /**
+   * Reads the queue's event stream (BullMQ writes a job's completion and its return value there in the same
+   * script that completes it), from where this process's reading starts (see DispatchContext.lastEventId).
+   * Not BullMQ's QueueEvents: that reads again after every event, a round trip per event and about five
+   * events per job; here each read takes what accumulated over a few milliseconds.
+   */
+  private async consume(client: RedisClient): Promise<void> {
+    const key = this.queue.keys.events!;
+    let last = this.ctx.lastEventId(this.stage);
+    while (!this.stopped) {
+      let reply: [string, [string, string[]][]][] | null;
+      try {
+        reply = (await client.xread('COUNT', 5_000, 'BLOCK', 2_000, 'STREAMS', key, last)) as typeof reply;
+      } catch (e) {
+        if (this.stopped) return;
+        this.ctx.log(`Reading results from Redis (stage ${this.stage}): ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, 1_000));
+        continue;
+      }
+      for (const [, entries] of reply ?? []) {
+        for (const [id, fields] of entries) {
+          last = id;
+          this.onEvent(fields);
+        }
+      }
+      if (reply && !this.stopped) await new Promise((r) => setTimeout(r, eventBatchMs));
+    }
+  }
+
+  private onEvent(fields: string[]): void {
+    const f: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+    const id = f.jobId;
+    if (id === undefined) return;
+    switch (f.event) {
+      case 'completed': {
+        let value: JobResult;
+        try { value = JSON.parse(f.returnvalue ?? 'null') as JobResult; } catch { value = null as unknown as JobResult; }
+        this.onCompleted(id, value);
+        break;
+      }
+      case 'failed': this.onFailed(id, f.failedReason ?? 'failed'); break;
+      case 'active': if (this.inflight.has(id)) this.started.add(id); break;
+      case 'waiting':
+        // A job back in the queue after a stall has not started; during a graceful stop it is handed back.
+        if (f.prev !== 'active' || !this.inflight.has(id)) break;
+        this.started.delete(id);
+        if (this.dispatch === 'stopping') this.handBack([id]);
+        break;
+      default: break;
+    }
   }
 
   kick(): void {
@@ -281,6 +331,7 @@ export class QueueDispatcher<T> implements StagePool<T> {
     if (unfinished || this.dispatch === 'stopping') await this.queue.pause().catch(() => undefined);
     await this.local?.stop(unfinished);
     await this.events?.close().catch(() => undefined);
+    await this.consuming;
     await Promise.allSettled([...this.removing.values()]);
     await this.queue.close().catch(() => undefined);
     const held = [...this.inflight.values()];

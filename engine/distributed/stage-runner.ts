@@ -49,6 +49,9 @@ export class StageRunner {
   private head = 0;
   private pool: WorkerPool<Pending> | undefined;
   private worker: BullWorker<JobData, JobResult> | undefined;
+  private kickScheduled = false;
+  /** Recent processing time per item (ms), for how many jobs to hold per thread. */
+  private itemMs = 50;
   done = 0;
   failed = 0;
 
@@ -80,6 +83,7 @@ export class StageRunner {
         for (let i = 0; i < results.length; i++) {
           const r = results[i]!;
           const p = items[i]!;
+          this.itemMs = this.itemMs * 0.95 + r.ms * 0.05;
           const last = o.stage === o.timeouts.length - 1;
           if (r.ok) { this.done++; p.resolve({ ok: true, core: last ? r.core : '', json: last ? '' : r.json, ms: r.ms, attempt: p.attempt, by: o.machine }); }
           else { this.failed++; p.resolve({ ok: false, error: r.error, ms: r.ms, attempt: p.attempt, by: o.machine }); }
@@ -113,7 +117,27 @@ export class StageRunner {
     this.worker.on('error', (e) => o.hooks.log(0, null, `Redis worker (stage ${o.stage}): ${e.message}`));
   }
 
-  private concurrencyFor(size: number): number { return Math.max(1, size * 2); }
+  /**
+   * Jobs held per thread. Two keep a thread busy across the round trip that fetches the next job; short
+   * items need more, so that several arrive together and travel to a thread as one batch (a message per
+   * item would cost more than the item). More also means more to recover from a killed machine.
+   */
+  private concurrencyFor(size: number): number {
+    const perThread = this.itemMs < 1 ? 16 : this.itemMs < 5 ? 8 : this.itemMs < 20 ? 4 : 2;
+    return Math.max(1, size * perThread);
+  }
+
+  /** Jobs arriving in one turn of the event loop go to the threads together. */
+  private scheduleKick(): void {
+    if (this.kickScheduled) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      this.pool?.kick();
+      const c = this.concurrencyFor(this.targetSize);
+      if (this.worker && this.worker.concurrency !== c) this.worker.concurrency = c;
+    });
+  }
 
   private process(job: Job<JobData, JobResult>): Promise<JobResult> {
     // attemptsStarted counts this start too; more than one means BullMQ restarted the job after a stall,
@@ -121,7 +145,7 @@ export class StageRunner {
     const attempt = job.data.attempt + Math.max(0, (job.attemptsStarted ?? 1) - 1);
     return new Promise<JobResult>((resolve) => {
       this.pending.push({ job, attempt, resolve });
-      this.pool!.kick();
+      this.scheduleKick();
     });
   }
 
