@@ -3,7 +3,11 @@
 import os from 'node:os';
 import { checkpointCost, cpuBound, dispatchLatency, engineThroughput, millionLines } from './engine-bench.js';
 import { piscinaAllAtOnce, piscinaWindow, rawPostMessageLatency, threadsSpawn } from './peers.js';
+import { dashboardBench } from './dashboard-bench.js';
+import { distributedBench } from './distributed-bench.js';
+import { inputMemory } from './io-bench.js';
 import { latencyBound, limiterComparison } from './provider-bench.js';
+import { runtimeBench } from './runtime-bench.js';
 import { printTable, type Row } from './util.js';
 
 const quick = process.argv.includes('--quick');
@@ -60,6 +64,28 @@ rows.push({ metric: '', ours: '', peer: `bottleneck reservoir: ${limRow(lim.rese
 step('latency-bound run: 1,000 items, 200 ms latency, 3,500 RPM');
 const lb = await latencyBound(quick ? 300 : 1000, 200, 3500, 16);
 rows.push({ metric: `latency-bound (${quick ? 300 : 1000} items, 200 ms, 3,500 RPM, 16 workers)`, ours: `${fmt(lb.seconds, 2)} s, ${lb.violations} violations, ${lb.rateLimited} 429s`, peer: `ideal ${fmt(lb.ideal, 2)} s`, ratio: `${fmt(lb.seconds / lb.ideal, 3)}x`, target: 'within 5% of ideal', ok: lb.seconds <= lb.ideal * 1.05 && lb.violations === 0 });
+
+step('cold start: run on a small .ts pipeline to the first item done');
+const rt = await runtimeBench({ runs: quick ? 3 : 7 });
+rows.push({ metric: 'cold start to first item done (median)', ours: `${fmt(rt.sandboxed.medianMs)} ms sandboxed, ${fmt(rt.unsandboxed.medianMs)} ms with -A`, peer: `node -e "" ${fmt(rt.nodeStartMs)} ms`, target: '< 700 ms', ok: rt.sandboxed.medianMs < 700 });
+
+step(`inputs: RSS on ${fmt(MILLION)}-row jsonl and csv`);
+const io = await inputMemory(MILLION);
+rows.push({ metric: `peak RSS, ${fmt(MILLION)}-row jsonl / csv`, ours: `${fmt(io.jsonl.rssMb)} MB / ${fmt(io.csv.rssMb)} MB`, target: '< 300 MB', ok: io.jsonl.rssMb < 300 && io.csv.rssMb < 300 });
+
+step('dashboard on a pseudo-terminal vs plain');
+const db = await dashboardBench();
+rows.push({ metric: 'dashboard cost on throughput (paired median)', ours: `${fmt(db.pairedOverheadPct, 1)}% (${fmt(db.plainItemsPerSec)} vs ${fmt(db.dashboardItemsPerSec)} items/s)`, target: '<= 5%', ok: db.pairedOverheadPct <= 5 });
+rows.push({ metric: 'dashboard first frame', ours: `${fmt(db.firstFrameMs)} ms (${fmt(db.firstFrameNoSandboxMs)} ms with -A)`, target: '< 500 ms', ok: db.firstFrameMs < 500 });
+
+step('distributed: redis-server, 1 vs 2 worker processes, engine overhead vs bare BullMQ');
+try {
+  const dist = await distributedBench();
+  rows.push({ metric: '10 ms CPU items, 1 vs 2 worker processes', ours: `${fmt(dist.cpu.speedup, 2)}x`, target: '>= 1.8x', ok: dist.cpu.speedup >= 1.8 });
+  rows.push({ metric: 'per-job cost on Redis', ours: `${fmt(dist.overhead.engine.usPerJob)} µs/job`, peer: `bare BullMQ ${fmt(dist.overhead.bare.usPerJob)} µs/job`, ratio: `+${fmt(dist.overhead.overheadUsPerJob)} µs`, target: '', ok: null });
+} catch (e) {
+  rows.push({ metric: 'distributed', ours: `not measured: ${(e as Error).message}`, target: '', ok: null });
+}
 
 process.stdout.write('\n');
 printTable(rows);
