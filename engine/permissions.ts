@@ -83,8 +83,6 @@ export interface GrantContext {
   stateRoot: string;
   /** Provider hosts (`host` or `host:port`) and key variables, from the provider adapters. */
   providers: { hosts: string[]; keyVars: string[] };
-  /** `--fresh`: the state folder is renamed to a backup beside it. */
-  fresh?: boolean;
 }
 
 const toList = (f: AllowFlag | undefined, fromFile: string[] | undefined, defaults: string[], map: (s: string) => string = (s) => s): AllowList =>
@@ -188,7 +186,7 @@ export function asPermissionDenied(thrown: unknown): PermissionDeniedError | und
       case 'FileSystemWrite': return new PermissionDeniedError('write', resource);
       case 'ChildProcess': return new PermissionDeniedError('run', resource);
       // WorkerThreads, WASI, Inspector: nothing a flag short of -A lifts.
-      default: return new PermissionDeniedError('run', String(err.permission ?? resource));
+      default: return new PermissionDeniedError('run', resource || String(err.permission || err.message || ''));
     }
   }
   return undefined;

@@ -7,6 +7,8 @@ export interface TestRedis {
   port: number;
   /** Sends one command and returns the raw reply (enough for CONFIG SET, CLIENT KILL, FLUSHALL, KEYS). */
   command(...args: string[]): Promise<string>;
+  /** Kills the server, waits `downMs`, starts a new one (empty: no persistence) on the same port. */
+  restart(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -41,35 +43,49 @@ function send(port: number, args: string[]): Promise<string> {
   });
 }
 
+async function spawnServer(port: number): Promise<ChildProcess | undefined> {
+  const child: ChildProcess = spawn(redisServerBin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const up = await new Promise<boolean>((resolve) => {
+    const started = Date.now();
+    const poll = () => {
+      if (child.exitCode !== null) { resolve(false); return; }
+      send(port, ['PING']).then((r) => (r.startsWith('+PONG') ? resolve(true) : retry()), retry);
+    };
+    const retry = () => (Date.now() - started > 5_000 ? resolve(false) : setTimeout(poll, 50));
+    poll();
+  });
+  if (up) return child;
+  child.kill('SIGKILL');
+  return undefined;
+}
+
+function kill(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
 export async function startRedis(): Promise<TestRedis> {
   for (let tries = 0; ; tries++) {
     const port = await freePort();
-    const child: ChildProcess = spawn(redisServerBin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout?.on('data', (d) => { out += d.toString(); });
-    const up = await new Promise<boolean>((resolve) => {
-      const started = Date.now();
-      const poll = () => {
-        if (child.exitCode !== null) { resolve(false); return; }
-        send(port, ['PING']).then((r) => (r.startsWith('+PONG') ? resolve(true) : retry()), retry);
-      };
-      const retry = () => (Date.now() - started > 5_000 ? resolve(false) : setTimeout(poll, 50));
-      poll();
-    });
-    if (!up) {
-      child.kill('SIGKILL');
+    let child = await spawnServer(port);
+    if (!child) {
       if (tries < 2) continue;
-      throw new Error(`redis-server did not start on port ${port}: ${out.slice(-500)}`);
+      throw new Error(`redis-server (${redisServerBin}) did not start on port ${port}`);
     }
     return {
       url: `redis://127.0.0.1:${port}`,
       port,
       command: (...args) => send(port, args),
-      stop: () => new Promise<void>((resolve) => {
-        if (child.exitCode !== null) { resolve(); return; }
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
+      restart: async (downMs) => {
+        await kill(child!);
+        await new Promise((r) => setTimeout(r, downMs));
+        child = await spawnServer(port);
+        if (!child) throw new Error(`redis-server did not start again on port ${port}`);
+      },
+      stop: () => (child ? kill(child) : Promise.resolve()),
     };
   }
 }

@@ -59,7 +59,7 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   const engineModule = sandbox ? undefined : import('../engine/engine.js');
   engineModule?.catch(() => undefined);
   const pipeline = await loadPipeline(ref);
-  if (sandbox) return runSandboxed(pipeline, { inputs, stateDir: flags.state, out: flags.out, fresh: flags.fresh, flags, ref });
+  if (sandbox) return runSandboxed(pipeline, { inputs, stateDir: flags.state, out: flags.out, flags, ref });
   const options: EngineOptions = {
     stateDir: flags.state,
     ...(flags.workers === undefined ? {} : { workers: flags.workers }),

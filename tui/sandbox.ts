@@ -23,7 +23,6 @@ export interface SandboxRun {
   inputs: string[];
   stateDir: string;
   out?: string | undefined;
-  fresh?: boolean | undefined;
   flags: PermissionFlags;
   /** The PIPELINE argument; when it is not on the command line (picked in the dashboard), the file is added. */
   ref?: string;
@@ -48,13 +47,15 @@ export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Pr
   const hosts: string[] = [];
   const keyVars: string[] = [];
   const providers = Object.entries(pipeline.definition.providers ?? {});
-  // The adapters module loads every provider SDK (~0.3 s): only pipelines with providers pay for it.
-  const { envVarsFor, resolveEndpoint } = providers.length > 0 ? await import('../engine/providers/adapters.js') : {} as never;
-  for (const [name, config] of providers) {
-    keyVars.push(...envVarsFor(name).keyVars);
-    const endpoint = resolveEndpoint(name, config, env);
-    const host = providerHost(name, endpoint.kind, endpoint.baseURL);
-    if (host) hosts.push(host);
+  if (providers.length > 0) {
+    // The adapters module loads every provider SDK (~0.3 s): only pipelines with providers pay for it.
+    const { envVarsFor, resolveEndpoint } = await import('../engine/providers/adapters.js');
+    for (const [name, config] of providers) {
+      keyVars.push(...envVarsFor(name).keyVars);
+      const endpoint = resolveEndpoint(name, config, env);
+      const host = providerHost(name, endpoint.kind, endpoint.baseURL);
+      if (host) hosts.push(host);
+    }
   }
   const output = path.resolve(cwd, run.out ?? pipeline.output);
   const grant = computeGrant({
@@ -65,7 +66,6 @@ export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Pr
     output,
     stateRoot,
     providers: { hosts, keyVars },
-    fresh: run.fresh ?? false,
   }, run.flags);
   const cacheDir = sandboxCacheDir(stateRoot, pipeline.name);
   // What our own code reads: the compiled CLI, its dependencies, package.json (for --version).
@@ -83,8 +83,9 @@ export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Pr
     '--disable-warning=SecurityWarning',
   ];
   const hiddenEnv = Object.keys(env).filter((n) => !envAllowed(grant.env, n) && n !== sandboxEnvVar);
-  // Node grants a folder that does not exist yet as if it were a file: ours must exist before the start.
-  const folders = [path.dirname(output), cacheDir, ...(run.fresh ? [] : [path.join(stateRoot, pipeline.name)])];
+  // Node grants a folder that does not exist yet as if it were a file: ours must exist before the start
+  // (the state folder need not: its grant is `<state>/<name>*`, which Node matches before it exists).
+  const folders = [path.dirname(output), cacheDir];
   return { grant, spec: { net: grant.net, env: grant.env, hiddenEnv, cacheDir }, nodeArgs, folders };
 }
 

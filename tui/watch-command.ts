@@ -75,6 +75,8 @@ export async function watchCommand(ref: string, dirs: string[], flags: WatchFlag
     ...(flags.limit === undefined ? {} : { limit: flags.limit }),
     fresh: flags.fresh ?? false,
     simulate: flags.simulate ?? false,
+    ...(flags.redis === undefined ? {} : { redis: flags.redis }),
+    ...(flags.metricsPort === undefined ? {} : { metricsPort: flags.metricsPort }),
   };
   const statusHint = `pipeline-tui status ${pipeline.name}${flags.state === '.pipeline-tui' ? '' : ` --state ${flags.state}`}`;
   if (dashboard) {

@@ -49,11 +49,12 @@ export function redactUrl(url: string): string {
 }
 
 /** A client of our own (limiter scripts, run registration, heartbeats). Closing it is the caller's job. */
-export async function openClient(options: RedisOptions): Promise<{ client: RedisClient; close(): Promise<void> }> {
+export async function openClient(options: RedisOptions): Promise<{ client: RedisClient; close(force?: boolean): Promise<void> }> {
   const conn = new RedisConnection(options, { shared: false, blocking: false, skipVersionCheck: true });
   conn.on('error', () => undefined); // reconnects are ioredis's job; the status shows them
   const client = await conn.client;
-  return { client, close: () => conn.close().catch(() => undefined) };
+  // `force` disconnects at once: QUIT would wait behind a blocking read.
+  return { client, close: (force = false) => conn.close(force).catch(() => undefined) };
 }
 
 /**

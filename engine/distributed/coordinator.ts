@@ -12,6 +12,7 @@ import { checkRedis, openClient, redactUrl, redisOptions, statusOf, type RedisSt
 import { QueueDispatcher, type DispatchContext, type ItemAccess } from './dispatcher.js';
 import { itemIdOf, keyPrefix, machineId, newRunId, RunKeys } from './keys.js';
 import { RedisRateLimiter } from './limiter.js';
+import { MachineBook } from './machines.js';
 import { MachineHeartbeat, readMachines, type MachineReport } from './registry.js';
 import { StageRunner, type RecoveryOptions } from './stage-runner.js';
 
@@ -72,21 +73,22 @@ export class DistributedRun implements DispatchContext {
   private readonly earlySets: Set<string>[];
   private readonly eventIds: string[];
   private readonly runners: (StageRunner | undefined)[] = [];
-  private readonly counts = new Map<string, { done: number; failed: number; samples: { t: number; n: number }[] }>();
-  private reports: MachineReport[] = [];
-  private readonly seen = new Map<string, MachineReport>();
+  private readonly machines: MachineBook;
   private readonly timers: NodeJS.Timeout[] = [];
   private heartbeat: MachineHeartbeat | undefined;
   private lastStatus: RedisStatus = 'connected';
   private runFile = '';
   private polling = false;
   private readonly startedAt = Date.now();
+  private readonly digest: string;
 
   private constructor(private readonly client: RedisClient, private readonly closeClient: () => Promise<void>, private readonly opts: DistributedRunOptions, readonly connection: RedisOptions) {
     this.url = redactUrl(opts.url);
     this.keys = new RunKeys(opts.pipeline.name);
     this.earlySets = opts.pipeline.stages.map(() => new Set<string>());
     this.eventIds = opts.pipeline.stages.map(() => '$');
+    this.digest = fileDigest(opts.pipeline.file);
+    this.machines = new MachineBook(this.machine);
   }
 
   /**
@@ -131,15 +133,7 @@ export class DistributedRun implements DispatchContext {
         if (meta.id) this.log(`Redis held run ${meta.id} of "${pipeline.name}" (coordinator ${meta.coordinator ?? '?'}, gone); its jobs were removed`);
         this.run = previous?.run ?? newRunId();
         await Promise.all(queues.map((q) => q.obliterate({ force: true })));
-        await this.client.hset(this.keys.run, {
-          id: this.run,
-          coordinator: this.machine,
-          startedAt: new Date().toISOString(),
-          simulate: this.opts.simulate ? '1' : '0',
-          stages: String(pipeline.stages.length),
-          file: path.basename(pipeline.file),
-          digest: fileDigest(pipeline.file),
-        });
+        await this.client.hset(this.keys.run, { ...this.meta(), startedAt: new Date().toISOString() });
       }
       await this.client.hset(this.keys.run, { coordinator: this.machine });
       const file: RunFile = { run: this.run, redis: this.url, startedAt: previous?.startedAt ?? new Date().toISOString() };
@@ -148,11 +142,28 @@ export class DistributedRun implements DispatchContext {
     } finally {
       await Promise.all(queues.map((q) => q.close().catch(() => undefined)));
     }
-    this.timers.push(setInterval(() => void this.client.set(this.keys.coordinator, this.machine, 'PX', leaseMs).catch(() => undefined), 2_000));
+    // The claim is renewed, and the run re-announced: a Redis restarted without its data gets both back,
+    // so workers find the run again (the dispatchers queue the lost jobs again, see their sweep).
+    this.timers.push(setInterval(() => {
+      void this.client.multi().set(this.keys.coordinator, this.machine, 'PX', leaseMs).hset(this.keys.run, this.meta()).exec().catch(() => undefined);
+    }, 2_000));
     this.timers.push(setInterval(() => void this.poll(), 1_000));
     for (const t of this.timers) t.unref();
     this.heartbeat = new MachineHeartbeat(this.client, this.keys, () => this.localReport());
     this.heartbeat.start();
+  }
+
+  /** The run as workers see it (the `run` hash). */
+  private meta(): Record<string, string> {
+    const { pipeline } = this.opts;
+    return {
+      id: this.run,
+      coordinator: this.machine,
+      simulate: this.opts.simulate ? '1' : '0',
+      stages: String(pipeline.stages.length),
+      file: path.basename(pipeline.file),
+      digest: this.digest,
+    };
   }
 
   private async claim(): Promise<void> {
@@ -202,23 +213,8 @@ export class DistributedRun implements DispatchContext {
     return { ...(lockDurationMs === undefined ? {} : { lockDurationMs }), ...(stalledIntervalMs === undefined ? {} : { stalledIntervalMs }), ...(maxStalledCount === undefined ? {} : { maxStalledCount }) };
   }
 
-  counted(by: string, ok: boolean): void {
-    let c = this.counts.get(by);
-    if (!c) { c = { done: 0, failed: 0, samples: [] }; this.counts.set(by, c); }
-    if (ok) c.done++; else c.failed++;
-  }
-
-  remote(stage: number): { workers: number; busy: number; crashes: number; timeouts: number } {
-    const out = { workers: 0, busy: 0, crashes: 0, timeouts: 0 };
-    for (const r of this.reports) {
-      if (r.id === this.machine || r.run !== this.run) continue;
-      const s = r.stages[stage];
-      out.workers += s?.workers ?? 0;
-      out.busy += s?.busy ?? 0;
-      if (stage === 0) { out.crashes += r.crashes; out.timeouts += r.timeouts; }
-    }
-    return out;
-  }
+  counted(by: string, ok: boolean): void { this.machines.counted(by, ok); }
+  remote(stage: number): { workers: number; busy: number; crashes: number; timeouts: number } { return this.machines.remote(stage); }
 
   private localReport(): MachineReport {
     const runners = this.runners;
@@ -239,16 +235,11 @@ export class DistributedRun implements DispatchContext {
       this.log(status === 'connected' ? `Redis: connected again (${this.url})` : `Redis: ${status} (${this.url}); jobs and results wait in Redis`);
       this.lastStatus = status;
     }
-    const now = Date.now();
-    for (const c of this.counts.values()) {
-      c.samples.push({ t: now, n: c.done + c.failed });
-      while (c.samples.length > 2 && now - c.samples[0]!.t > 10_000) c.samples.shift();
-    }
+    this.machines.sample(Date.now());
     if (this.polling || status !== 'connected') return;
     this.polling = true;
     try {
-      this.reports = (await readMachines(this.client, this.keys)).filter((r) => r.run === this.run);
-      for (const r of this.reports) this.seen.set(r.id, r);
+      this.machines.announced((await readMachines(this.client, this.keys)).filter((r) => r.run === this.run));
     } catch {
       // the status says why; the next poll tries again
     } finally {
@@ -258,20 +249,7 @@ export class DistributedRun implements DispatchContext {
 
   /** What engine.stats() adds for a distributed run. */
   stats(): { redis: { url: string; status: RedisStatus }; machines: MachineStats[] } {
-    const up = new Map(this.reports.map((r) => [r.id, r] as const));
-    up.set(this.machine, this.localReport());
-    const ids = new Set([...up.keys(), ...this.seen.keys(), ...this.counts.keys()]);
-    const machines: MachineStats[] = [...ids].sort().map((id) => {
-      const live = up.get(id);
-      const r = live ?? this.seen.get(id);
-      const c = this.counts.get(id);
-      const at = id.lastIndexOf(':');
-      return {
-        id, host: r?.host ?? id.slice(0, at), pid: r?.pid ?? Number(id.slice(at + 1)), role: r?.role ?? 'worker', up: live !== undefined,
-        workers: live?.workers ?? 0, busy: live?.busy ?? 0, done: c?.done ?? 0, failed: c?.failed ?? 0, rate: c ? rateOf(c.samples) : 0,
-      };
-    });
-    return { redis: { url: this.url, status: statusOf(this.client) }, machines };
+    return { redis: { url: this.url, status: statusOf(this.client) }, machines: this.machines.stats(this.localReport()) };
   }
 
   /**
@@ -295,13 +273,6 @@ export class DistributedRun implements DispatchContext {
       await this.closeClient();
     }
   }
-}
-
-function rateOf(samples: { t: number; n: number }[]): number {
-  const first = samples[0];
-  const last = samples.at(-1);
-  if (!first || !last || last.t - first.t < 500) return 0;
-  return Math.round(((last.n - first.n) * 1000 * 10) / (last.t - first.t)) / 10;
 }
 
 export function fileDigest(file: string): string {

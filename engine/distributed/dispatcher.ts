@@ -1,4 +1,4 @@
-import { Queue, type RedisClient, type RedisOptions } from 'bullmq';
+import { Queue, type RedisOptions } from 'bullmq';
 import { ErrorCode } from '../errors.js';
 import type { StagePool } from '../stage-pool.js';
 import type { PoolHooks, PoolSource } from '../worker-pool.js';
@@ -6,10 +6,7 @@ import type { WireError, WireResult } from '../wire.js';
 import type { JobData, JobResult } from './job.js';
 import { bullPriority, itemIdOf, jobId, keyPrefix } from './keys.js';
 import type { StageRunner } from './stage-runner.js';
-import { openClient } from './connection.js';
-
-/** Results are read in batches: a read, then this long for more to accumulate (a read per event would cost more). */
-const eventBatchMs = 20;
+import { ResultReader } from './results.js';
 
 /** What the engine's items must tell the dispatcher, without it knowing the engine's item type. */
 export interface ItemAccess<T> {
@@ -35,16 +32,14 @@ export interface DispatchContext {
 /**
  * The engine's items for one stage, sent through a BullMQ queue to every machine serving the run (this
  * one too, unless `--workers 0`, through `local`). Results come back as BullMQ return values: live from
- * the queue's event stream, and by reading the completed set for whatever an event did not bring (a
- * restart, a trimmed stream). A job is removed only after its result went through the engine's group
+ * the queue's event stream (results.ts), and by reading the completed set for whatever an event did not
+ * bring (a restart, a trimmed stream). A job is removed only after its result went through the engine's group
  * commit, so until then Redis still has it; one `inflight` entry per dispatched item means each result
  * reaches the engine once.
  */
 export class QueueDispatcher<T> implements StagePool<T> {
   private readonly queue: Queue<JobData, JobResult>;
-  /** A connection of its own for the blocking reads of the queue's event stream. */
-  private events: { client: RedisClient; close(): Promise<void> } | undefined;
-  private consuming: Promise<void> | undefined;
+  private results: ResultReader | undefined;
   private readonly inflight = new Map<string, T>();
   private readonly started = new Set<string>();
   /** Job removals under way; adding a job with the same id before one finishes would be a silent no-op. */
@@ -54,7 +49,6 @@ export class QueueDispatcher<T> implements StagePool<T> {
   private stopped = false;
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
-  private sweeps = 0;
   private maxSeen = 0;
 
   constructor(
@@ -73,66 +67,23 @@ export class QueueDispatcher<T> implements StagePool<T> {
   }
 
   async start(): Promise<void> {
-    this.events = await openClient(this.ctx.connection);
     await this.queue.waitUntilReady();
-    this.consuming = this.consume(this.events.client);
+    this.results = await ResultReader.open(this.ctx.connection, this.queue.keys.events!, this.ctx.lastEventId(this.stage), {
+      completed: (id, value) => this.onCompleted(id, value),
+      failed: (id, reason) => this.onFailed(id, reason),
+      active: (id) => { if (this.inflight.has(id)) this.started.add(id); },
+      requeued: (id) => {
+        // Back in the queue after a stall: not started; during a graceful stop it is handed back.
+        if (!this.inflight.has(id)) return;
+        this.started.delete(id);
+        if (this.dispatch === 'stopping') this.handBack([id]);
+      },
+      error: (message) => this.ctx.log(`Reading results from Redis (stage ${this.stage}): ${message}`),
+    });
     await this.local?.start();
     this.sweeper = setInterval(() => void this.sweep(), 2_000);
     this.sweeper.unref();
     this.kick();
-  }
-
-  /**
-   * Reads the queue's event stream (BullMQ writes a job's completion and its return value there in the same
-   * script that completes it), from where this process's reading starts (see DispatchContext.lastEventId).
-   * Not BullMQ's QueueEvents: that reads again after every event, a round trip per event and about five
-   * events per job; here each read takes what accumulated over a few milliseconds.
-   */
-  private async consume(client: RedisClient): Promise<void> {
-    const key = this.queue.keys.events!;
-    let last = this.ctx.lastEventId(this.stage);
-    while (!this.stopped) {
-      let reply: [string, [string, string[]][]][] | null;
-      try {
-        reply = (await client.xread('COUNT', 5_000, 'BLOCK', 2_000, 'STREAMS', key, last)) as typeof reply;
-      } catch (e) {
-        if (this.stopped) return;
-        this.ctx.log(`Reading results from Redis (stage ${this.stage}): ${(e as Error).message}`);
-        await new Promise((r) => setTimeout(r, 1_000));
-        continue;
-      }
-      for (const [, entries] of reply ?? []) {
-        for (const [id, fields] of entries) {
-          last = id;
-          this.onEvent(fields);
-        }
-      }
-      if (reply && !this.stopped) await new Promise((r) => setTimeout(r, eventBatchMs));
-    }
-  }
-
-  private onEvent(fields: string[]): void {
-    const f: Record<string, string> = {};
-    for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-    const id = f.jobId;
-    if (id === undefined) return;
-    switch (f.event) {
-      case 'completed': {
-        let value: JobResult;
-        try { value = JSON.parse(f.returnvalue ?? 'null') as JobResult; } catch { value = null as unknown as JobResult; }
-        this.onCompleted(id, value);
-        break;
-      }
-      case 'failed': this.onFailed(id, f.failedReason ?? 'failed'); break;
-      case 'active': if (this.inflight.has(id)) this.started.add(id); break;
-      case 'waiting':
-        // A job back in the queue after a stall has not started; during a graceful stop it is handed back.
-        if (f.prev !== 'active' || !this.inflight.has(id)) break;
-        this.started.delete(id);
-        if (this.dispatch === 'stopping') this.handBack([id]);
-        break;
-      default: break;
-    }
   }
 
   kick(): void {
@@ -255,8 +206,8 @@ export class QueueDispatcher<T> implements StagePool<T> {
       const [completed, failed] = await Promise.all([this.queue.getRanges(['completed'], 0, -1, true), this.queue.getRanges(['failed'], 0, -1, true)]);
       const awaited = [...completed, ...failed].filter((id) => this.inflight.has(id) && !this.removing.has(id));
       if (awaited.length > 0) await this.collect(awaited);
-      // Every so often: are all awaited jobs still in Redis at all? (A Redis restarted without persistence loses them.)
-      if (++this.sweeps % 5 === 0 && this.inflight.size > 0) {
+      // Are all awaited jobs still in Redis at all? (A Redis restarted without persistence lost them.)
+      if (this.inflight.size > 0) {
         const counts = await this.queue.getJobCounts();
         const inRedis = Object.values(counts).reduce((a, b) => a + b, 0);
         if (inRedis < this.inflight.size) {
@@ -317,7 +268,8 @@ export class QueueDispatcher<T> implements StagePool<T> {
   get replacements(): number { return this.local?.replacements ?? 0; }
   get maxSize(): number { return Math.max(this.maxSeen, this.size); }
 
-  resize(n: number): void { this.local?.resize(n); }
+  /** `n` counts every machine's threads, as `size` does: this machine's share is what the others leave (at least 1). */
+  resize(n: number): void { this.local?.resize(Math.max(1, n - this.remote.workers)); }
 
   /**
    * Stops this process's part. Jobs still awaited (a forced stop) stay in Redis with the queue paused, so
@@ -330,8 +282,7 @@ export class QueueDispatcher<T> implements StagePool<T> {
     const unfinished = this.inflight.size > 0;
     if (unfinished || this.dispatch === 'stopping') await this.queue.pause().catch(() => undefined);
     await this.local?.stop(unfinished);
-    await this.events?.close().catch(() => undefined);
-    await this.consuming;
+    await this.results?.close();
     await Promise.allSettled([...this.removing.values()]);
     await this.queue.close().catch(() => undefined);
     const held = [...this.inflight.values()];

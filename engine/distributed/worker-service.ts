@@ -142,6 +142,7 @@ export class WorkerService extends EventEmitter<{ event: [WorkerEvent] }> {
       heartbeat.start();
       this.emitEvent({ type: 'serving', run, coordinator: meta.coordinator ?? '?', machine: this.machine, workers: this.runners.reduce((n, r) => n + r.size, 0) });
       let lastLine = '';
+      let missingSince = 0;
       while (!this.stopping) {
         await this.idle(pollMs);
         this.watchStatus();
@@ -153,7 +154,10 @@ export class WorkerService extends EventEmitter<{ event: [WorkerEvent] }> {
         }
         if (this.status !== 'connected') continue;
         const current = await this.client.hget(this.keys.run, 'id').catch(() => run);
-        if (current !== run) { reason = 'completed'; break; }
+        // Another run: this one is over. No run at all: over too, unless the coordinator re-announces it
+        // soon (it does every 2 s; a Redis restarted without its data has lost the announcement).
+        if (current === run) missingSince = 0;
+        else if (current !== null || (missingSince ||= Date.now()) < Date.now() - 5_000) { reason = 'completed'; break; }
       }
     } finally {
       // Graceful: jobs taken finish first. Forced: their locks lapse and other machines take them over.
