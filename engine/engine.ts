@@ -14,9 +14,9 @@ import { BucketPriorityQueue, clampPriority, type ItemQueue } from './priority-q
 import { RunStats } from './stats.js';
 import { WorkerPool } from './worker-pool.js';
 import type { StagePool, StagePoolFactory } from './stage-pool.js';
-import { DistributedRun } from './distributed/coordinator.js';
+import type { DistributedRun } from './distributed/coordinator.js';
 import { engineMetrics, serveMetrics, type MetricsServer } from './metrics.js';
-import { ProviderHub } from './providers/hub.js';
+import type { ProviderHub } from './providers/hub.js';
 import type { SimulatorOptions } from './providers/simulator.js';
 import type { AttemptError, EngineEvent, EngineStats, ItemSource, LoadedPipeline, RunSummary } from './types.js';
 import type { WireError, WireItem, WireResult } from './wire.js';
@@ -152,7 +152,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     const patterns = inputs && inputs.length > 0 ? inputs : this.pipeline.input;
     const files = this.opts.retryFailed || this.opts.source ? [] : patterns.length > 0 ? await expandInputs(patterns, this.opts.cwd, readOptionsOf(this.pipeline.definition)) : [];
     if (!this.opts.retryFailed && !this.opts.source && files.length === 0) throw new PipelineTuiError(ErrorCode.Usage, `Pipeline "${this.pipeline.name}" declares no input and none was given`, { hint: `Pass files, folders or globs: pipeline-tui run ${this.pipeline.name} data/*.jsonl` });
-    if (this.redisUrl) await DistributedRun.check(this.redisUrl, this.pipeline.name);
+    // Loaded only for --redis: BullMQ and ioredis cost most of a second of start-up.
+    if (this.redisUrl) await (await import('./distributed/coordinator.js')).DistributedRun.check(this.redisUrl, this.pipeline.name);
     const store = await CheckpointStore.open(this.opts.stateDir, this.pipeline.name, this.pipeline.file, { fresh: this.opts.fresh });
     this.store = store;
     const runRecord = { startedAt: new Date(this.startedAt).toISOString(), status: 'running' as const };
@@ -166,11 +167,14 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       c.total = this.opts.retryFailed ? store.done.size + store.failed.size : Math.max(await estimateTotal(files), 0);
       if (this.metricsPort !== undefined) this.metrics = await serveMetrics(this.metricsPort, () => engineMetrics(this.stats()));
       if (this.redisUrl) {
+        const { DistributedRun } = await import('./distributed/coordinator.js');
         this.distributed = await DistributedRun.connect({ url: this.redisUrl, pipeline: this.pipeline, simulate: this.opts.simulate, log: (m) => this.log(null, null, m) });
         await this.distributed.start(store);
       }
       const providers = this.pipeline.definition.providers ?? {};
       if (Object.keys(providers).length > 0) {
+        // Loaded only when the pipeline has providers: the AI SDKs are heavy to import.
+        const { ProviderHub } = await import('./providers/hub.js');
         this.hub = await ProviderHub.create(providers, { env: this.opts.env, simulate: this.opts.simulate, simulateMissing: this.opts.simulateMissing, simulator: this.opts.simulator, warn: (m) => this.log(null, null, m), ...(this.distributed ? { limiterFactory: this.distributed.limiterFactory } : {}) });
       }
       this.initialWorkers = this.poolSize(0);
