@@ -69,6 +69,7 @@ export class DistributedRun implements DispatchContext {
   readonly url: string;
   readonly keys: RunKeys;
   readonly machine = machineId(hostname(), process.pid);
+  readonly prioritized: boolean;
   run = '';
   private readonly earlySets: Set<string>[];
   private readonly eventIds: string[];
@@ -89,6 +90,7 @@ export class DistributedRun implements DispatchContext {
     this.eventIds = opts.pipeline.stages.map(() => '$');
     this.digest = fileDigest(opts.pipeline.file);
     this.machines = new MachineBook(this.machine);
+    this.prioritized = typeof opts.pipeline.definition.priority === 'function';
   }
 
   /**

@@ -19,6 +19,8 @@ export interface ItemAccess<T> {
 export interface DispatchContext {
   readonly run: string;
   readonly connection: RedisOptions;
+  /** Whether the pipeline has a priority function (else every job goes to BullMQ's plain FIFO list). */
+  readonly prioritized: boolean;
   /** Per stage: jobs found complete that no dispatched item was waiting for (yet), e.g. from before a restart. */
   early(stage: number): Set<string>;
   /** Per stage: where the result events of this process start (taken before the start-up scan). */
@@ -88,7 +90,7 @@ export class QueueDispatcher<T> implements StagePool<T> {
 
   kick(): void {
     if (this.stopped || this.dispatch !== 'running') return;
-    const adds: { name: string; data: JobData; opts: { jobId: string; priority: number } }[] = [];
+    const adds: { name: string; data: JobData; opts: { jobId: string; priority?: number } }[] = [];
     const fromEarly: string[] = [];
     const early = this.ctx.early(this.stage);
     for (;;) {
@@ -101,7 +103,8 @@ export class QueueDispatcher<T> implements StagePool<T> {
         if (early.delete(id)) { fromEarly.push(id); continue; }
         const data: JobData = { id: w.id, stage: this.stage, attempt: w.attempt, source: w.source };
         if (w.rj !== undefined) data.rj = w.rj; else data.record = w.record;
-        const job = { name: this.name, data, opts: { jobId: id, priority: bullPriority(this.access.priority(it)) } };
+        // Without a priority function every item is 0: BullMQ's plain FIFO list is cheaper than its priority set.
+        const job = { name: this.name, data, opts: this.ctx.prioritized ? { jobId: id, priority: bullPriority(this.access.priority(it)) } : { jobId: id } };
         const removal = this.removing.get(id);
         if (removal) void removal.then(() => this.add([job]));
         else adds.push(job);
@@ -112,7 +115,7 @@ export class QueueDispatcher<T> implements StagePool<T> {
   }
 
   /** Adding an existing id is a no-op in BullMQ: after a coordinator restart, jobs still in Redis are adopted, not doubled. */
-  private add(jobs: { name: string; data: JobData; opts: { jobId: string; priority: number } }[]): void {
+  private add(jobs: { name: string; data: JobData; opts: { jobId: string; priority?: number } }[]): void {
     if (this.stopped) return;
     this.queue.addBulk(jobs).catch((e: Error) => {
       // Commands wait out a lost connection; what fails here is Redis refusing (out of memory, say): try again.

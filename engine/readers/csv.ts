@@ -1,7 +1,7 @@
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse';
-import { countLines } from './jsonl.js';
+import { countLines, fileChunks } from './jsonl.js';
 import type { CsvDialect, InputReader, InputRecord, InputTable, ReadOptions } from './types.js';
 
 type CsvRow = { line: number; fields: string[]; error?: undefined } | { line: number; error: string; fields?: undefined };
@@ -86,7 +86,7 @@ async function* csvRows(file: string, display: string, delimiter: string): Async
   const finished = new Promise<void>((resolve) => { parser.once('end', resolve); parser.once('error', () => resolve()); });
   // Writes are parsed synchronously, so each chunk's rows are ready when write() returns; the consumer
   // pulling batches is what paces the reading.
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 18 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of fileChunks(file)) {
     parser.write(chunk);
     if (rows.length > 0) { yield rows; rows = []; }
     if (failure) break;
