@@ -80,6 +80,8 @@ export class DistributedRun implements DispatchContext {
   private lastStatus: RedisStatus = 'connected';
   private runFile = '';
   private polling = false;
+  private idleSince = 0;
+  private toldIdle = 0;
   private readonly startedAt = Date.now();
   private readonly digest: string;
 
@@ -241,7 +243,16 @@ export class DistributedRun implements DispatchContext {
     if (this.polling || status !== 'connected') return;
     this.polling = true;
     try {
-      this.machines.announced((await readMachines(this.client, this.keys)).filter((r) => r.run === this.run));
+      const reports = (await readMachines(this.client, this.keys)).filter((r) => r.run === this.run);
+      this.machines.announced(reports);
+      // With --workers 0 and no worker attached nothing moves: say what to start, every 30 s while so.
+      const serving = reports.some((r) => r.workers > 0) || this.localReport().workers > 0;
+      if (serving) this.idleSince = 0;
+      else if (this.idleSince === 0) this.idleSince = Date.now();
+      else if (Date.now() - this.idleSince > 5_000 && Date.now() - this.toldIdle > 30_000) {
+        this.toldIdle = Date.now();
+        this.log(`No machine is serving run ${this.run} yet: start \`pipeline-tui worker ${this.opts.pipeline.name} --redis ${this.url}\` on any machine`);
+      }
     } catch {
       // the status says why; the next poll tries again
     } finally {

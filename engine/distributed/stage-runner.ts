@@ -101,16 +101,15 @@ export class StageRunner {
       ...(o.hooks.llm ? { llm: o.hooks.llm } : {}),
     });
     await this.pool.start();
-    const rec = { ...stageRunnerDefaults, ...Object.fromEntries(Object.entries({ lockDurationMs: o.lockDurationMs, stalledIntervalMs: o.stalledIntervalMs, maxStalledCount: o.maxStalledCount }).filter(([, v]) => v !== undefined)) };
-    this.worker = new BullWorker<JobData, JobResult>(o.queue, (job) => this.process(job), {
+    const d = stageRunnerDefaults;
+    this.worker = new BullWorker<JobData, JobResult>(o.queue, (job) => this.accept(job), {
       connection: o.connection,
       prefix: keyPrefix,
       name: o.machine,
-      // A job or two per thread waiting here keeps threads busy across the Redis round trip of the next fetch.
       concurrency: this.concurrencyFor(o.size),
-      lockDuration: rec.lockDurationMs,
-      stalledInterval: rec.stalledIntervalMs,
-      maxStalledCount: rec.maxStalledCount,
+      lockDuration: o.lockDurationMs ?? d.lockDurationMs,
+      stalledInterval: o.stalledIntervalMs ?? d.stalledIntervalMs,
+      maxStalledCount: o.maxStalledCount ?? d.maxStalledCount,
       // No removeOnComplete: completed jobs stay until the coordinator has checkpointed their results.
       drainDelay: 1,
     });
@@ -139,7 +138,7 @@ export class StageRunner {
     });
   }
 
-  private process(job: Job<JobData, JobResult>): Promise<JobResult> {
+  private accept(job: Job<JobData, JobResult>): Promise<JobResult> {
     // attemptsStarted counts this start too; more than one means BullMQ restarted the job after a stall,
     // which (like a local worker crash) uses up an attempt.
     const attempt = job.data.attempt + Math.max(0, (job.attemptsStarted ?? 1) - 1);
