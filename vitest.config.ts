@@ -7,6 +7,9 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Ink renders nothing until exit when it detects CI (CI=true in our CI); the dashboard tests
+    // assert frames, and child CLIs inherit this. CI itself is still detected by the runner.
+    env: { CI: 'false' },
     projects: [
       { extends: true, test: { name: 'main', include: ['test/**/*.test.{ts,tsx}'], exclude: ['test/timing/**'] } },
       // Assertions on wall-clock spacing measured at a server (rate limits) break when another test

@@ -193,8 +193,13 @@ export function lockOwner(paths: StatePaths): number | undefined {
 function acquireLock(paths: StatePaths): void {
   if (existsSync(paths.lock)) {
     const pid = Number(readFileSync(paths.lock, 'utf8').trim());
-    // A lock left by a killed process is stale; only a live owner (other than us) blocks.
-    if (Number.isInteger(pid) && pid !== process.pid && pidAlive(pid)) throw messages.stateLocked(paths.dir, pid);
+    // A lock left by a killed process is stale; only a live owner (other than us) blocks. A run whose
+    // launcher was just killed has a sandboxed child that follows it within moments: give it 3 s.
+    if (Number.isInteger(pid) && pid !== process.pid) {
+      const sleeper = new Int32Array(new SharedArrayBuffer(4));
+      for (let waited = 0; pidAlive(pid) && waited < 3_000; waited += 50) Atomics.wait(sleeper, 0, 0, 50);
+      if (pidAlive(pid)) throw messages.stateLocked(paths.dir, pid);
+    }
   }
   writeFileSync(paths.lock, String(process.pid));
 }

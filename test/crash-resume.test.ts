@@ -61,8 +61,9 @@ function expectExactlyOnce(outFile: string, n: number): void {
 
 describe('crash and resume', () => {
   it('kill -9 at three different moments, then resume: every id exactly once, nothing done twice', async () => {
-    const n = 3_000;
-    const { dir, outFile } = project('killme', n, 3, 4);
+    // Long enough that a quiet machine cannot finish before the last kill point (6000 x 5 ms / 4 workers).
+    const n = 6_000;
+    const { dir, outFile } = project('killme', n, 5, 4);
     const ranIn: string[][] = [];
 
     // 1: early, 2: in the middle, 3: right after start-up of a resumed run (before or while it reconciles).
