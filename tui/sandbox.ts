@@ -168,6 +168,9 @@ export function attachToLauncher(): void {
   if (!activeSandbox() || typeof process.send !== 'function') return;
   process.channel?.unref();
   process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+  // A launcher killed while we were starting disconnected before that handler existed: follow it now,
+  // or we would run the whole job as an orphan holding the state lock.
+  if (!process.connected) process.kill(process.pid, 'SIGKILL');
   for (const signal of relayed) {
     const echo = () => {
       process.send?.({ __pt: 'signal', signal } satisfies SignalEcho);
