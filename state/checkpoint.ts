@@ -1,4 +1,5 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { writeAll } from './write-all.js';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
 import { messages } from '../engine/errors.js';
@@ -145,10 +146,7 @@ export class CheckpointStore {
   /** One write per group: entries become durable (against a process crash) when this returns. */
   append(text: string): void {
     if (text.length === 0) return;
-    const buf = Buffer.from(text);
-    let off = 0;
-    while (off < buf.length) off += writeSync(this.journalFd, buf, off);
-    this.journalBytes += buf.length;
+    this.journalBytes += writeAll(this.journalFd, text);
   }
 
   /** Folds the in-memory view into the lowdb document, which is then consistent with the journal up to now. */

@@ -1,4 +1,5 @@
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { writeAll } from '../../state/write-all.js';
+import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { backupName } from '../../state/paths.js';
 import { readJournal } from '../../state/journal.js';
@@ -74,10 +75,7 @@ export class JsonlOutput implements OutputWriter {
 
   append(text: string): void {
     if (text.length === 0) return;
-    const buf = Buffer.from(text);
-    let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off);
-    this.size += buf.length;
+    this.size += writeAll(this.fd, text);
   }
 
   async rewrite(): Promise<void> { /* appended as items finish: always current */ }
