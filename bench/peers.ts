@@ -1,4 +1,5 @@
 // Peers run in this same process tree, on the same machine, in the same run as ours.
+import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { spawn, Thread, Worker } from '../engine/threads.js';
@@ -38,6 +39,9 @@ export async function piscinaWindow(n: number, threads: number, inFlight: number
 
 /** Raw threads.js `spawn`: one call per item, `inFlight` calls outstanding, spread over the workers. */
 export async function threadsSpawn(n: number, threads: number, inFlight: number): Promise<number> {
+  // threads.js adds a listener to its Worker per outstanding call: `inFlight / threads` of them is expected here.
+  const previousMax = EventEmitter.defaultMaxListeners;
+  EventEmitter.defaultMaxListeners = Math.max(previousMax, inFlight + 10);
   const workers = await Promise.all(Array.from({ length: threads }, () => spawn<{ run(r: unknown): Promise<unknown> }>(new Worker('./workers/trivial-threads.js'))));
   const items = records(n);
   let next = 0;
@@ -48,6 +52,7 @@ export async function threadsSpawn(n: number, threads: number, inFlight: number)
   }));
   const s = (performance.now() - t0) / 1000;
   await Promise.all(workers.map((w) => Thread.terminate(w)));
+  EventEmitter.defaultMaxListeners = previousMax;
   return n / s;
 }
 
