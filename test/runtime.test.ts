@@ -142,6 +142,28 @@ ${countWords}`).replace('  retry: { attempts: 1 },', '  retry: { attempts: 1, ba
     expect(good.code, good.stderr).toBe(0);
   });
 
+  it("check knows Node's own modules (the types ship as a dependency, not only for development)", async () => {
+    const dir = makeProject('pt-check-node-');
+    const usesNode = (call: string) => `import { definePipeline } from 'pipeline-tui';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+
+export default definePipeline({
+  name: 'hashes',
+  input: 'in.jsonl',
+  process: (r: { file: string }) => ({ ext: ${call}, sum: createHash('sha1').update(r.file).digest('hex') }),
+});
+`;
+    writePipeline(dir, 'pipelines/hashes.ts', usesNode('path.extname(r.file)'));
+    const ok = await runCli(['check', 'hashes'], { cwd: dir });
+    expect(ok.stdout).toBe('');
+    expect(ok.code, ok.stderr).toBe(0);
+    writePipeline(dir, 'pipelines/hashes.ts', usesNode('path.extnam(r.file)'));
+    const bad = await runCli(['check', 'hashes'], { cwd: dir });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^pipelines\/hashes\.ts:8:\d+ .*Property 'extnam' does not exist/m);
+  });
+
   it('list shows every pipeline and marks the broken one with its line', async () => {
     const dir = project();
     const res = await runCli(['list'], { cwd: dir });
