@@ -1,6 +1,6 @@
 // From one `engine.stats()` snapshot to the next dashboard state: pure, and sharing every part that did
 // not change, so that a poll re-renders only the panels whose numbers moved.
-import type { EngineStats, WorkerStats } from '../engine/types.js';
+import type { EngineStats, MachineStats, WorkerStats } from '../engine/types.js';
 import { NOTICE_MS, THROUGHPUT_SECONDS, type CategoryCount, type DashboardState, type PriorityTier, type ProviderRow, type RunStatus, type Throughput } from './store.js';
 
 const statusOf: Record<EngineStats['state'], RunStatus> = { idle: 'STARTING', running: 'RUNNING', paused: 'PAUSED', draining: 'DRAINING', done: 'DONE' };
@@ -97,6 +97,18 @@ function keepWorkers(prev: WorkerStats, next: WorkerStats): WorkerStats {
   return keepObject(prev, { ...next, perStage });
 }
 
+/** Coordinator first, then machines that are up, busiest first; gone machines last. */
+export function machineRows(machines: MachineStats[]): MachineStats[] {
+  const rank = (m: MachineStats) => (m.role === 'coordinator' ? 0 : m.up ? 1 : 2);
+  return [...machines].sort((a, b) => rank(a) - rank(b) || b.rate - a.rate || a.id.localeCompare(b.id));
+}
+
+function keepMachines(prev: MachineStats[] | null, next: MachineStats[] | undefined): MachineStats[] | null {
+  if (next === undefined) return null;
+  const rows = machineRows(next);
+  return prev === null ? rows : keepList(prev, rows);
+}
+
 /**
  * The next state from one `engine.stats()` snapshot. Parts that did not change keep their identity, so
  * a poll every 100 ms re-renders only the panels whose numbers moved.
@@ -125,6 +137,8 @@ export function applyStats(s: DashboardState, stats: EngineStats, now: number): 
     errors,
     providers: keepProviders(s.providers, normalizeProviders((stats as EngineStats & { providers?: unknown }).providers)),
     throughput: sampleThroughput(s.throughput, c.done + c.failed, now),
+    machines: keepMachines(s.machines, stats.machines),
+    redis: stats.redis === undefined ? null : s.redis === null ? { ...stats.redis } : keepObject(s.redis, { ...stats.redis }),
     notice,
     ui: selected === s.ui.selected ? s.ui : { ...s.ui, selected },
   };

@@ -2,7 +2,7 @@
 // see snapshot.ts and feed.ts), and the pure functions that compute each next state. Nothing here imports
 // React or Ink, so the reducers are tested as plain functions and the store can be fed without a screen.
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { AttemptError, RunCounts, RunSummary, WorkerStats } from '../engine/types.js';
+import type { AttemptError, MachineStats, RunCounts, RunSummary, WorkerStats } from '../engine/types.js';
 
 export type RunStatus = 'STARTING' | 'RUNNING' | 'PAUSED' | 'DRAINING' | 'DONE';
 /** `resume-prompt`: waiting for continue/fresh before the engine exists; `finished`: run() has settled. */
@@ -27,6 +27,9 @@ export interface ProviderRow {
   limitRpm: number | null;
   fallbacks: number;
 }
+
+/** A distributed run's Redis connection, as the header and the Machines panel show it. */
+export interface RedisInfo { url: string; status: 'connected' | 'connecting' | 'reconnecting' | 'closed' }
 
 export interface LogLine { time: string; id: string | null; worker: number | null; message: string }
 export interface PriorityTier { priority: number; count: number }
@@ -71,6 +74,9 @@ export interface DashboardState {
   /** `null` until the engine reports at least one provider. */
   providers: ProviderRow[] | null;
   throughput: Throughput;
+  /** Distributed runs only (`null` otherwise): every machine serving the run, this one first. */
+  machines: MachineStats[] | null;
+  redis: RedisInfo | null;
   logs: LogLine[];
   watch: WatchInfo | null;
   resume: ResumeInfo | null;
@@ -115,6 +121,8 @@ export function initialState(o: InitialOptions): DashboardState {
     errors: { total: 0, byCategory: [], recent: [] },
     providers: null,
     throughput: { perSecond: [], secondStart: o.now ?? 0, lastFinished: -1 },
+    machines: null,
+    redis: null,
     logs: [],
     watch: o.watch ?? null,
     resume: null,

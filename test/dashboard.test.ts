@@ -124,6 +124,33 @@ describe('dashboard screen', () => {
     expectCleanFrames(app.frames);
   });
 
+  it('a distributed run shows its machines and the Redis connection, "Redis: reconnecting" when it drops', async () => {
+    const machine = (host: string, pid: number, over: Record<string, unknown> = {}) => ({ id: `${host}:${pid}`, host, pid, role: 'worker', up: true, workers: 4, busy: 3, done: 1200, failed: 2, rate: 41.5, ...over });
+    const machines = [machine('coord-1', 100, { role: 'coordinator', workers: 2, busy: 2, done: 300, failed: 0, rate: 12 }), machine('gpu-box\x1b]0;x\x07', 2201), machine('old-box', 77, { up: false, busy: 0, rate: 0 })];
+    const store = runningStore({ machines, redis: { url: 'redis://q:6379', status: 'connected' } } as never);
+    const app = render(h(Dashboard, { store }));
+    resize(app.stdout, 100, 34);
+    await settle();
+    let frame = plain(app.lastFrame());
+    expect(frame).toMatch(/Machines\s+2 up\s+Redis: connected/);
+    expect(frame).toMatch(/coord-1:100\s+coord\s+2\/2\s+300\s+0\s+12\.0\/s/);
+    expect(frame).toMatch(/gpu-box:2201\s+worker\s+3\/4\s+1\.2k\s+2\s+41\.5\/s/);
+    expect(frame).toMatch(/old-box:77\s+worker\s+gone/);
+    expect(frame.split('\n')[0]).toMatch(/Redis: connected\s+workers 4/);
+    store.setState((s) => applyStats(s, stats({ machines, redis: { url: 'redis://q:6379', status: 'reconnecting' } } as never), 300), true);
+    await settle();
+    frame = plain(app.lastFrame());
+    expect(frame.split('\n')[0]).toContain('Redis: reconnecting');
+    expect(app.frames.join('')).not.toContain('\x07');
+    // 80x24 still fits, with fewer machine lines.
+    resize(app.stdout, 80, 24);
+    await settle();
+    frame = plain(app.lastFrame());
+    expect(frame).toContain('Machines');
+    expect(frame.split('\n').length).toBeLessThanOrEqual(23);
+    expectCleanFrames(app.frames);
+  });
+
   it('never lets escape sequences or control characters from errors and logs reach the terminal', async () => {
     const evil = 'boom \x1b]0;pwned\x07 bell\x07 back\x08space car\rriage \x1b[2J\x9b1;1H \u202eevil';
     const store = runningStore({ errors: { byCategory: { transient: 1 }, byCode: {}, recent: [{ ...err(evil), code: 'X\x1b]2;pwned\x07' }] } });

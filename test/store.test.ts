@@ -3,7 +3,7 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import type { AttemptError, EngineStats } from '../dist/index.js';
+import type { AttemptError, EngineStats, MachineStats } from '../dist/index.js';
 import {
   addLogs, applyUi, createDashboardStore, finishRun, initialState, MAX_LOG_LINES, NOTICE_MS, setWatch, THROUGHPUT_SECONDS, withNotice, type DashboardState,
 } from '../dist/state/store.js';
@@ -73,6 +73,25 @@ describe('store reducers', () => {
     expect(rows.map((r) => r.name)).toEqual(['openai', 'small']);
     expect(rows[0]).toMatchObject({ requests: 120, inputTokens: 5000, errors: 3, latencyP50: 300, latencyP95: null, limitRpm: null, fallbacks: 0 });
     expect(rows[1]).toMatchObject({ requests: 2, inputTokens: 0, errors: 0, latencyP50: null });
+  });
+
+  it('distributed runs: machines sorted coordinator first, gone ones last; Redis state kept; nothing for a local run', () => {
+    const m = (id: string, over: Partial<MachineStats> = {}): MachineStats => ({ id, host: id.split(':')[0]!, pid: Number(id.split(':')[1]), role: 'worker', up: true, workers: 2, busy: 1, done: 10, failed: 0, rate: 1, ...over });
+    const local = applyStats(running(), engineStats(), 1000);
+    expect(local.machines).toBeNull();
+    expect(local.redis).toBeNull();
+    const machines = [m('b:2', { up: false, rate: 0 }), m('c:3', { rate: 5 }), m('a:1', { role: 'coordinator', rate: 0.5 }), m('d:4', { rate: 9 })];
+    const s = applyStats(running(), engineStats({ machines, redis: { url: 'redis://q:6379', status: 'reconnecting' } }), 1000);
+    expect(s.machines?.map((x) => x.id)).toEqual(['a:1', 'd:4', 'c:3', 'b:2']);
+    expect(s.redis).toEqual({ url: 'redis://q:6379', status: 'reconnecting' });
+    // Unchanged numbers keep identity (no re-render); a change replaces the list and the status.
+    const same = applyStats(s, engineStats({ machines: machines.map((x) => ({ ...x })), redis: { url: 'redis://q:6379', status: 'reconnecting' } }), 1100);
+    expect(same.machines).toBe(s.machines);
+    expect(same.redis).toBe(s.redis);
+    const moved = applyStats(same, engineStats({ machines: [...machines.slice(0, 3), m('d:4', { rate: 9, done: 11 })], redis: { url: 'redis://q:6379', status: 'connected' } }), 1200);
+    expect(moved.machines).not.toBe(s.machines);
+    expect(moved.machines?.[1]?.done).toBe(11);
+    expect(moved.redis?.status).toBe('connected');
   });
 
   it('the SIMULATED label comes from the flag or from the engine', () => {
@@ -226,6 +245,20 @@ describe('layout', () => {
       expect(planLayout({ columns: need.columns - 1, rows: 50, providers, stages: 1, watch }).tooSmall).toBe(true);
     }
     expect(planLayout({ columns: 40, rows: 10, providers: 0, stages: 1, watch: false }).need).toEqual({ columns: 60, rows: 16 });
+  });
+
+  it('a distributed run gets a Machines panel sized to its machines, within rows - 1, and a larger minimum', () => {
+    expect(planLayout({ columns: 80, rows: 24, providers: 2, stages: 1, watch: false }).machineRows).toBe(0);
+    const few = planLayout({ columns: 80, rows: 30, providers: 2, stages: 1, watch: false, machines: 3 });
+    expect(few.machineRows).toBe(3);
+    expect(few.height).toBeLessThanOrEqual(29);
+    const many = planLayout({ columns: 120, rows: 60, providers: 2, stages: 1, watch: false, machines: 40 });
+    expect(many.machineRows).toBe(6);
+    expect(minimumSize({ providers: 2, watch: false, machines: 3 }).rows).toBe(minimumSize({ providers: 2, watch: false }).rows + 3);
+    for (let rows = 10; rows <= 40; rows++) {
+      const p = planLayout({ columns: 80, rows, providers: 2, stages: 1, watch: false, machines: 5 });
+      if (!p.tooSmall) { expect(p.height).toBeLessThanOrEqual(rows - 1); expect(p.machineRows).toBeGreaterThan(0); }
+    }
   });
 
   it('bars and sparklines are exactly as wide as asked', () => {

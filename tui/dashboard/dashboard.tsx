@@ -9,6 +9,7 @@ import { Footer, Header, Progress } from './header.js';
 import { planLayout, type LayoutPlan } from './layout.js';
 import { HelpOverlay, ResumePrompt, TooSmall } from './overlays.js';
 import { TopRow, WatchPanel } from './panels.js';
+import { MachinesPanel } from './machines.js';
 import { ProvidersPanel } from './providers.js';
 
 export interface DashboardProps {
@@ -43,8 +44,8 @@ function KeyInput({ onEffect }: { onEffect: ((effect: KeyEffect) => void) | unde
 function Screen({ onEffect }: { onEffect: ((effect: KeyEffect) => void) | undefined }) {
   const size = useTerminalSize();
   const { isRawModeSupported } = useStdin();
-  const c = useDashboardShallow((s) => ({ phase: s.phase, providers: s.providers?.length ?? 0, stages: s.workers.perStage.length, watch: s.watch !== null }));
-  const layout = planLayout({ columns: size.columns, rows: size.rows, providers: c.providers, stages: c.stages, watch: c.watch });
+  const c = useDashboardShallow((s) => ({ phase: s.phase, providers: s.providers?.length ?? 0, stages: s.workers.perStage.length, watch: s.watch !== null, machines: s.machines?.length ?? 0 }));
+  const layout = planLayout({ columns: size.columns, rows: size.rows, providers: c.providers, stages: c.stages, watch: c.watch, machines: c.machines });
   let body;
   if (layout.tooSmall) body = <TooSmall need={layout.need} columns={size.columns} rows={size.rows} />;
   else if (c.phase === 'resume-prompt') body = <ResumePrompt />;
@@ -73,6 +74,7 @@ function Main({ layout, watch }: { layout: LayoutPlan; watch: boolean }) {
           <TopRow lines={layout.topLines} framed={framed} />
           {watch ? <WatchPanel framed={framed} /> : null}
           <ProvidersPanel rows={layout.providerRows} framed={framed} width={columns} />
+          {layout.machineRows > 0 ? <MachinesPanel rows={layout.machineRows} framed={framed} /> : null}
           <ErrorsPanel lines={layout.errorLines} framed={framed} />
           <ThroughputPanel height={layout.sparkHeight} framed={framed} width={columns} />
           {layout.logLines > 0 ? <LogsPanel lines={layout.logLines} framed={framed} /> : null}

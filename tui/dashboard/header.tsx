@@ -4,12 +4,13 @@ import { oneLine } from '../sanitize.js';
 import { formatDuration } from '../report.js';
 import { useDashboard, useDashboardShallow } from './context.js';
 import { bar, clock, grouped, rate } from './format.js';
+import { RedisStatus } from './machines.js';
 
 const statusColor: Record<RunStatus, string> = { STARTING: 'gray', RUNNING: 'green', PAUSED: 'yellow', DRAINING: 'magenta', DONE: 'cyan' };
 
 /** Pipeline, RUNNING/PAUSED/DRAINING/DONE, elapsed, and the SIMULATED label for loopback-provider runs. */
 export function Header() {
-  const h = useDashboardShallow((s) => ({ pipeline: s.pipeline, status: s.status, elapsedMs: s.elapsedMs, simulated: s.simulated, workers: s.workers.size }));
+  const h = useDashboardShallow((s) => ({ pipeline: s.pipeline, status: s.status, elapsedMs: s.elapsedMs, simulated: s.simulated, workers: s.workers.size, redis: s.redis }));
   return (
     <Box height={1} justifyContent="space-between">
       <Text wrap="truncate-end">
@@ -20,7 +21,10 @@ export function Header() {
         <Text>{clock(h.elapsedMs)}</Text>
         {h.simulated ? <Text bold color="magenta">{'  SIMULATED'}</Text> : null}
       </Text>
-      <Text dimColor>{`workers ${h.workers}  pipeline-tui`}</Text>
+      <Text>
+        {h.redis ? <><RedisStatus redis={h.redis} />{'  '}</> : null}
+        <Text dimColor>{`workers ${h.workers}  pipeline-tui`}</Text>
+      </Text>
     </Box>
   );
 }
