@@ -6,5 +6,5 @@ export type { EngineOptions } from './engine/engine.js';
 export type {
   PipelineDefinition, LoadedPipeline, ProcessContext, ProcessFn, StageDefinition, RetryOptions, ProviderLimits,
   Permissions, ItemSource, ReduceContext, WorkersSetting, EngineEvent, EngineStats, RunSummary, RunCounts,
-  AttemptError, ErrorCategory, LatencyStats, WorkerStats, MachineStats,
+  AttemptError, RecentError, ErrorCategory, LatencyStats, WorkerStats, MachineStats,
 } from './engine/types.js';

@@ -344,7 +344,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   private onFailure(stage: number, item: Item, e: WireError): void {
     const err = this.toAttemptError(stage, item, e);
     item.errors.push(err);
-    this.stats_.recordError(err);
+    this.stats_.recordError(item.id, err);
     const retry = this.pipeline.stages[stage]!.retry;
     if (e.permanent || item.attempt >= retry.attempts) {
       this.pending.push({ kind: 'failed', item, dead: this.deadLetter(item) });
@@ -376,7 +376,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     const err: AttemptError = { code, message, category: categoryOf(code), attempt: 1, stage: 0, at: new Date().toISOString(), file: item.source.file };
     if ('line' in item.source) err.line = item.source.line;
     item.errors.push(err);
-    this.stats_.recordError(err);
+    this.stats_.recordError(item.id, err);
     this.inMemory++;
     this.pending.push({ kind: 'failed', item, dead: this.deadLetter(item) });
     this.scheduleFlush();

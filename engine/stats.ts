@@ -1,12 +1,12 @@
 import { Histogram } from './histogram.js';
-import type { AttemptError, RunCounts } from './types.js';
+import type { AttemptError, RecentError, RunCounts } from './types.js';
 
 /** Counters the dashboard, progress lines and the summary read. Updated per group, not per render. */
 export class RunStats {
   readonly processing = new Histogram();
   readonly byCategory: Record<string, number> = {};
   readonly byCode: Record<string, number> = {};
-  readonly recent: AttemptError[] = [];
+  readonly recent: RecentError[] = [];
   counts: RunCounts = { total: 0, totalKnown: false, done: 0, failed: 0, skipped: 0, pending: 0, running: 0, retrying: 0 };
   doneThisRun = 0;
   failedThisRun = 0;
@@ -14,10 +14,10 @@ export class RunStats {
   retries = 0;
   private samples: { t: number; n: number }[] = [];
 
-  recordError(e: AttemptError): void {
+  recordError(id: string, e: AttemptError): void {
     this.byCategory[e.category] = (this.byCategory[e.category] ?? 0) + 1;
     this.byCode[e.code] = (this.byCode[e.code] ?? 0) + 1;
-    this.recent.push(e);
+    this.recent.push({ ...e, id });
     if (this.recent.length > 20) this.recent.shift();
   }
 

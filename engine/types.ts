@@ -139,6 +139,9 @@ export interface AttemptError {
   line?: number;
 }
 
+/** A failed attempt as the dashboard lists it: which item, and how it failed. */
+export type RecentError = AttemptError & { id: string };
+
 export interface LatencyStats {
   min: number;
   avg: number;
@@ -181,7 +184,8 @@ export interface EngineStats {
   etaMs: number | null;
   byPriority: Record<string, number>;
   workers: WorkerStats;
-  errors: { byCategory: Record<string, number>; byCode: Record<string, number>; recent: AttemptError[] };
+  /** `recent`: the last 20 failed attempts, oldest first, each with the id of its item. */
+  errors: { byCategory: Record<string, number>; byCode: Record<string, number>; recent: RecentError[] };
   processingMs: LatencyStats;
   /** Per-provider usage; empty when the pipeline declares no providers. */
   providers: Record<string, ProviderUsage>;

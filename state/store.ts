@@ -70,7 +70,8 @@ export interface DashboardState {
   etaMs: number | null;
   byPriority: PriorityTier[];
   workers: WorkerStats;
-  errors: { total: number; byCategory: CategoryCount[]; recent: AttemptError[] };
+  /** `recent` newest first; `id` is the item's (absent only in stats from before the engine reported it). */
+  errors: { total: number; byCategory: CategoryCount[]; recent: (AttemptError & { id?: string })[] };
   /** `null` until the engine reports at least one provider. */
   providers: ProviderRow[] | null;
   throughput: Throughput;

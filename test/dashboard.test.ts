@@ -7,7 +7,7 @@ import { createElement as h } from 'react';
 import { render as inkRender } from 'ink';
 import { render, cleanup } from 'ink-testing-library';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { AttemptError, EngineStats } from '../dist/index.js';
+import type { AttemptError, EngineStats, RecentError } from '../dist/index.js';
 import { loadPipeline } from '../dist/index.js';
 import { askResume, createDashboardStore, finishRun, setWatch, startRun, type DashboardStore } from '../dist/state/store.js';
 import { applyStats } from '../dist/state/snapshot.js';
@@ -42,8 +42,8 @@ function expectCleanFrames(frames: string[]): void {
   }
 }
 
-function err(message: string, code = 'TRANSIENT', category: AttemptError['category'] = 'transient'): AttemptError {
-  return { code, message, category, attempt: 2, stage: 0, at: '2026-01-01T10:00:00.000Z', file: 'pipe.ts', line: 12 };
+function err(message: string, code = 'TRANSIENT', category: AttemptError['category'] = 'transient', id = 'tw-42'): RecentError {
+  return { id, code, message, category, attempt: 2, stage: 0, at: '2026-01-01T10:00:00.000Z', file: 'pipe.ts', line: 12 };
 }
 
 function stats(over: Partial<EngineStats> = {}): EngineStats {
@@ -89,7 +89,7 @@ describe('dashboard screen', () => {
     expect(frame).toMatch(/Crashes\s+1/);
     expect(frame).toContain('No provider calls yet');
     expect(frame).toMatch(/Errors\s+3: transient 2 · timeout 1/);
-    expect(frame).toMatch(/TIMEOUT took too long/);
+    expect(frame).toMatch(/TIMEOUT tw-42: took too long/);
     expect(frame).toContain('q quit');
     const lines = frame.split('\n');
     expect(lines.length).toBeLessThanOrEqual(23);
@@ -153,7 +153,7 @@ describe('dashboard screen', () => {
 
   it('never lets escape sequences or control characters from errors and logs reach the terminal', async () => {
     const evil = 'boom \x1b]0;pwned\x07 bell\x07 back\x08space car\rriage \x1b[2J\x9b1;1H \u202eevil';
-    const store = runningStore({ errors: { byCategory: { transient: 1 }, byCode: {}, recent: [{ ...err(evil), code: 'X\x1b]2;pwned\x07' }] } });
+    const store = runningStore({ errors: { byCategory: { transient: 1 }, byCode: {}, recent: [{ ...err(evil), code: 'X\x1b]2;pwned\x07', id: 'tw\x1b]0;pwned\x07-9' }] } });
     store.setState((s) => ({ ...s, logs: [{ time: '2026-01-01T10:00:01.000Z', id: 'id\x07', worker: 1, message: `log ${evil}` }] }), true);
     const app = render(h(Dashboard, { store }));
     resize(app.stdout, 100, 30);

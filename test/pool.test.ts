@@ -84,6 +84,8 @@ export default definePipeline({
     expect(r.stats.workers.crashes).toBe(5);
     expect(r.summary.errors.byCode['WORKER_CRASHED']).toBe(5);
     expect(r.events.filter((e) => e.type === 'worker' && e.status === 'crashed')).toHaveLength(5);
+    // The dashboard's recent errors say which item each attempt belonged to.
+    expect(r.stats.errors.recent.map((e) => `${e.id}#${e.attempt}`).sort()).toEqual(['13#1', '13#2', '7#1', '7#2', '7#3']);
   });
 
   it('crashes amid large batches of fast items lose nothing, duplicate nothing, and charge only the culprit an attempt', async () => {

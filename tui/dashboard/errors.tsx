@@ -8,9 +8,8 @@ import { Line, Panel } from './panel.js';
 const categoryColor: Record<string, string> = { transient: 'yellow', provider: 'yellow', timeout: 'magenta', crash: 'red', permanent: 'red', parse: 'red', permission: 'red' };
 
 /** The item id, when the engine includes it with the error (read defensively: not every version does). */
-function itemId(e: AttemptError): string | null {
-  const id = (e as AttemptError & { id?: unknown }).id;
-  return typeof id === 'string' || typeof id === 'number' ? String(id) : null;
+function itemId(e: AttemptError & { id?: string }): string | null {
+  return typeof e.id === 'string' ? e.id : null;
 }
 
 function where(e: AttemptError): string {
