@@ -57,6 +57,9 @@ export class WatchSource implements RecordSource {
   private reading: string | undefined;
   private run: SourceRun | undefined;
   private closed = false;
+  /** Files read in this session (a changed file read again counts once), and the latest few, newest last. */
+  private readonly seen = new Set<string>();
+  private readonly recent: string[] = [];
 
   constructor(private readonly options: WatchOptions) {
     this.cwd = options.cwd ?? process.cwd();
@@ -103,6 +106,11 @@ export class WatchSource implements RecordSource {
     clearInterval(this.moveTimer);
     this.wake?.();
     await this.watcher?.close();
+  }
+
+  /** What the dashboard's Watch panel shows: files read so far and the latest ones, newest last. */
+  progress(): { filesSeen: number; recentFiles: string[] } {
+    return { filesSeen: this.seen.size, recentFiles: [...this.recent] };
   }
 
   /** Where an input read earlier is now: moved by `moveDone` (in this session or an earlier one). */
@@ -209,6 +217,11 @@ export class WatchSource implements RecordSource {
       this.options.onEvent?.({ type: 'skipped', file: display, message: `${(e as Error).message}; it is read again when it changes` });
       return;
     }
+    this.seen.add(abs);
+    const at = this.recent.indexOf(display);
+    if (at >= 0) this.recent.splice(at, 1);
+    this.recent.push(display);
+    if (this.recent.length > 5) this.recent.shift();
     this.options.onEvent?.({ type: 'read', file: display, records: count });
     if (ids) {
       this.tracked.push({ abs, display, ids, next: 0 });

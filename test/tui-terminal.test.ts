@@ -2,7 +2,7 @@
 // keys go in with send-keys and the screen comes back as text with capture-pane. Plus the other side of
 // the TTY decision: off a terminal, Ink and React are never even imported.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupProjects, cliPath, makeProject, readJsonl, runCli, sleep, waitFor, writeFile, writeJsonl, writePipeline } from './helpers.js';
@@ -139,6 +139,20 @@ describe.skipIf(!hasTmux)('dashboard in a real terminal (tmux)', () => {
     expect(doc.runs.at(-1)?.status).toBe('stopped');
     expect(doc.done.length).toBeGreaterThan(0);
     expect(doc.done.length).toBeLessThanOrEqual(20);
+  });
+
+  it('watch mode shows the folder, the files seen so far and the latest one, live; q stops with exit 130', async () => {
+    const dir = project(0);
+    mkdirSync(path.join(dir, 'inbox'));
+    writeFile(dir, 'inbox/first.jsonl', '{"id":1}\n{"id":2}\n');
+    start('watch', dir, 'watch slow.ts inbox --workers 2 --settle 200');
+    await waitScreen('watch', (s) => /Watching\s+inbox\s+·\s+1 file seen\s+·\s+last: inbox\/first\.jsonl/.test(s), 'the first file seen');
+    writeFile(dir, 'inbox/second.jsonl', '{"id":3}\n');
+    const both = await waitScreen('watch', (s) => /2 files seen\s+·\s+last: inbox\/second\.jsonl/.test(s) && doneOn(s) === 3, 'the second file seen and done');
+    expect(both).toContain('Watching');
+    tmux('send-keys', '-t', 'watch', 'q');
+    await waitFor(() => exitCode(dir) !== null, 10_000, 'the CLI to exit');
+    expect(exitCode(dir)).toBe(130);
   });
 
   it('with no pipeline, a picker over ./pipelines/ shows checkpoints and starts the one chosen', async () => {

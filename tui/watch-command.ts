@@ -82,7 +82,7 @@ export async function watchCommand(ref: string, dirs: string[], flags: WatchFlag
   if (dashboard) {
     const { runDashboard } = await importDashboard();
     try {
-      return await runDashboard({ pipeline, engineOptions: options, statusHint, simulated: flags.simulate ?? false, watch: { folders, filesSeen: 0 } });
+      return await runDashboard({ pipeline, engineOptions: options, statusHint, simulated: flags.simulate ?? false, watch: () => ({ folders, ...source.progress() }) });
     } finally {
       await source.close();
     }
