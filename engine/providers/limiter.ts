@@ -1,4 +1,5 @@
 import { PermanentError } from '../errors.js';
+import { Cushion } from './cushion.js';
 
 export interface Clock {
   now(): number;
@@ -28,9 +29,8 @@ export interface LimiterOptions {
   /**
    * Extra width of the sliding second that is checked (on send stamps) before every start, for the
    * spread between when we send and when the provider counts the arrival. Starts are paced 2 ms wider
-   * still: floor(rpm/60) starts take 1000 + marginMs + 2 ms, 99.6% of the limit at the default. While the
-   * gate's own wake-ups run late (a loaded machine), both widen to that lateness; see SlidingWindowGate.
-   * @default 2
+   * still: floor(rpm/60) starts take 1000 + marginMs + 2 ms, 99.6% of the limit at the default. Both
+   * widen for a while on a loaded host or after a 429 (see cushion.ts). @default 2
    */
   marginMs?: number;
 }
@@ -73,10 +73,6 @@ interface Waiter {
  * of passing its lateness on for ever.
  */
 const PACING_SLACK_MS = 2;
-/** The lateness estimate halves every this long once wake-ups are on time again. */
-const LATENESS_HALF_LIFE_MS = 5_000;
-/** And widens the window by at most this much (5% of the limit), whatever one stall measured. */
-const MAX_LATENESS_MS = 50;
 
 /**
  * The part that makes the guarantee: a log of recent starts (and token spends) consulted before every
@@ -89,16 +85,7 @@ const MAX_LATENESS_MS = 50;
  * a burst of perSecond at once is legal by count, but its arrivals jitter at the provider, and after a
  * Retry-After pause every waiter would go at once. The grid advances from the previous slot, not from
  * the previous start: spacing measured from each (late-firing) start loses the timer's lateness at every
- * slot, about 2% of the limit at 20/s.
- *
- * The margin is what stands between our send stamps and the provider's count: request k stamped on
- * time but arriving d ms late, and request k + perSecond arriving on time, are d ms closer at the
- * provider than here. 99.5% of the limit leaves 5 ms a second for all of it; we keep 4 (marginMs 2 on
- * the hard rule, 2 more on the pacing). That covers a quiet host, where stamp-to-arrival varies by about
- * a millisecond; it cannot cover tens of ms of network jitter, and need not for providers that count per
- * minute. On a loaded host the spread grows with CPU contention, which shows first in our own timers: so
- * while the gate's wake-ups run late, window and pacing widen by that lateness (decaying peak, capped at
- * 50 ms) rather than trading a few % of throughput for 429s and their Retry-After pauses.
+ * slot, about 2% of the limit at 20/s. How much wider than 1000 ms both are: see cushion.ts.
  */
 export class SlidingWindowGate {
   private readonly starts: { at: number }[] = [];
@@ -112,9 +99,7 @@ export class SlidingWindowGate {
   private pausedUntil = 0;
   /** The grid's next slot; -Infinity until the first start. */
   private nextSlot = -Infinity;
-  /** Peak lateness of the gate's wake-ups and when it was seen; decays by LATENESS_HALF_LIFE_MS. */
-  private late = { ms: 0, at: 0 };
-  private readonly marginMs: number;
+  private readonly cushion: Cushion;
   readonly perSecond: number;
 
   constructor(private readonly opts: LimiterOptions, private readonly clock: Clock = realClock) {
@@ -122,21 +107,19 @@ export class SlidingWindowGate {
     if (opts.tpm !== undefined && !(opts.tpm > 0)) throw new RangeError(`Expected tpm to be a positive number, got ${opts.tpm} (${typeof opts.tpm})`);
     if (opts.marginMs !== undefined && !(opts.marginMs >= 0)) throw new RangeError(`Expected marginMs to be a number >= 0, got ${opts.marginMs} (${typeof opts.marginMs})`);
     this.perSecond = opts.rpm === undefined ? Infinity : Math.max(1, Math.floor(opts.rpm / 60));
-    this.marginMs = opts.marginMs ?? 2;
+    this.cushion = new Cushion((opts.marginMs ?? 2) + PACING_SLACK_MS);
   }
 
-  /** Recent lateness of the gate's own wake-ups (ms): the host's scheduling jitter, as seen from here. */
-  latenessMs(now = this.clock.now()): number {
-    return Math.min(MAX_LATENESS_MS, this.late.ms * 2 ** (-(now - this.late.at) / LATENESS_HALF_LIFE_MS));
-  }
-
-  /** The sliding window the hard rule checks, on send stamps. */
-  get windowMs(): number { return 1000 + Math.max(this.marginMs, this.latenessMs() - PACING_SLACK_MS); }
+  /** The sliding window the hard rule checks, on send stamps: never under 1000 + marginMs. */
+  get windowMs(): number { return 1000 + this.cushion.ms(this.clock.now()) - PACING_SLACK_MS; }
 
   /** The pacing grid's step. */
-  get spacingMs(): number { return (this.windowMs + PACING_SLACK_MS) / this.perSecond; }
+  get spacingMs(): number { return (1000 + this.cushion.ms(this.clock.now())) / this.perSecond; }
 
   pauseUntil(untilMs: number): void { this.pausedUntil = Math.max(this.pausedUntil, untilMs); }
+
+  /** The provider answered 429 although this log kept to the limit: keep starts further apart for a while. */
+  refused(): void { this.cushion.noteRefused(this.clock.now()); }
 
   /** How long to wait before a start with `tokens` may happen now; 0 means now. */
   delayFor(tokens: number): number {
@@ -226,17 +209,13 @@ export class SlidingWindowGate {
         }
         this.waiting.shift();
         const spend = this.record(head);
-        if (due !== undefined) this.noteLateness(spend.start.at - due, spend.start.at);
+        if (due !== undefined) this.cushion.noteLateness(spend.start.at - due, spend.start.at);
         due = undefined;
         this.release(head, spend);
       }
     } finally {
       this.pumping = false;
     }
-  }
-
-  private noteLateness(ms: number, now: number): void {
-    if (ms > this.latenessMs(now)) this.late = { ms, at: now };
   }
 
   private record(w: Waiter): LoggedSpend {
@@ -298,7 +277,12 @@ export class LocalRateLimiter implements RateLimiter {
     };
   }
 
-  pauseUntil(untilMs: number): void { this.gate.pauseUntil(untilMs); }
+  /** Only a provider's 429 pauses a provider, so this is also the signal that its count saw us too fast. */
+  pauseUntil(untilMs: number): void {
+    this.gate.pauseUntil(untilMs);
+    this.gate.refused();
+  }
+
   recentStarts(): number { return this.gate.recentStarts(); }
 
   async stop(): Promise<void> { this.gate.close(); }
