@@ -44,10 +44,16 @@ async function paced(jobs: number, perSecond: number, latencyMs: number, acquire
   return { achievedPct: (100 * steady) / perSecond, maxPerSecond: maxInWindow(a, 1000), rateLimited: stats.rateLimited, seconds };
 }
 
-export async function limiterComparison(jobs = 400, perSecond = 20, latencyMs = 100): Promise<Record<'ours' | 'minTime' | 'reservoir', LimiterResult>> {
+/** Ours alone (the first row of limiterComparison), for quick before/after runs. */
+export async function ourLimiter(jobs = 400, perSecond = 20, latencyMs = 100): Promise<LimiterResult> {
   const ours = new LocalRateLimiter({ rpm: perSecond * 60 });
-  const r1 = await paced(jobs, perSecond, latencyMs, async () => { const p = await ours.acquire(1); return () => p.sent(); });
+  const r = await paced(jobs, perSecond, latencyMs, async () => { const p = await ours.acquire(1); return () => p.sent(); });
   await ours.stop();
+  return r;
+}
+
+export async function limiterComparison(jobs = 400, perSecond = 20, latencyMs = 100): Promise<Record<'ours' | 'minTime' | 'reservoir', LimiterResult>> {
+  const r1 = await ourLimiter(jobs, perSecond, latencyMs);
 
   const minTime = new Bottleneck({ minTime: 1000 / perSecond });
   const r2 = await paced(jobs, perSecond, latencyMs, () => minTime.schedule(async () => () => undefined));
@@ -59,7 +65,12 @@ export async function limiterComparison(jobs = 400, perSecond = 20, latencyMs = 
   return { ours: r1, minTime: r2, reservoir: r3 };
 }
 
-/** The full engine on a latency-bound pipeline: measured seconds against max(N/rate, N·latency/concurrency). */
+/**
+ * The full engine on a latency-bound pipeline: measured seconds against max(N/rate, N·latency/concurrency).
+ * The rate is the one the provider enforces, floor(rpm/60) per sliding second (the simulator answers the
+ * 59th in a second at 3,500 RPM with a 429), not rpm/60, which no client can sustain. The timed span
+ * runs from the engine's start event (workers spawned, simulator up and warmed) to the summary.
+ */
 export async function latencyBound(items = 1000, latencyMs = 200, rpm = 3500, workers = 16): Promise<{ seconds: number; ideal: number; violations: number; rateLimited: number }> {
   const t = tempDir('latency-bound');
   try {
@@ -73,7 +84,7 @@ export async function latencyBound(items = 1000, latencyMs = 200, rpm = 3500, wo
     const summary = await engine.run(['in.jsonl']);
     const seconds = (performance.now() - t0) / 1000;
     if (summary.totals.done !== items) throw new Error(`latency-bound bench: ${summary.totals.done} of ${items} done`);
-    const ideal = Math.max(items / (rpm / 60), (items * latencyMs) / 1000 / workers);
+    const ideal = Math.max(items / Math.floor(rpm / 60), (items * latencyMs) / 1000 / workers);
     return { seconds, ideal, violations: summary.simulator?.violations ?? -1, rateLimited: summary.providers.openai?.rateLimited ?? -1 };
   } finally {
     t.cleanup();

@@ -1,14 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { SlidingWindowGate, type Clock } from '../dist/engine/providers/limiter.js';
+import { LocalRateLimiter, SlidingWindowGate, type Clock } from '../dist/engine/providers/limiter.js';
 import { parseRetryAfter } from '../dist/engine/providers/adapters.js';
 
-/** A clock that only moves when someone sleeps: many "seconds" of scheduling run in microseconds. */
+/** Deterministic PRNG so a failing case replays. */
+function rng(seed: number): () => number {
+  return () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+}
+
+/**
+ * A clock that only moves when someone sleeps: many "seconds" of scheduling run in milliseconds.
+ * `jitter` makes it fire like Node's timers do: a sleep of 1 ms or more wakes anywhere from 1 ms early
+ * (the loop's cached millisecond clock) to 2 ms late; a shorter one (realClock's setImmediate) wakes on time.
+ */
 class FakeClock implements Clock {
   t = 1_000_000;
   private sleepers: { at: number; resolve: () => void }[] = [];
+  constructor(private readonly jitter?: () => number) {}
   now(): number { return this.t; }
-  sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => { this.sleepers.push({ at: this.t + Math.max(0, ms), resolve }); });
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted) { resolve(); return; }
+      const off = this.jitter && ms >= 1 ? -1 + 3 * this.jitter() : 0;
+      const sleeper = { at: this.t + Math.max(0, ms + off), resolve };
+      this.sleepers.push(sleeper);
+      signal?.addEventListener('abort', () => { this.sleepers = this.sleepers.filter((s) => s !== sleeper); resolve(); }, { once: true });
+    });
   }
   /** Advances to the earliest sleeper and wakes it; false when nobody sleeps. */
   async step(): Promise<boolean> {
@@ -20,46 +36,59 @@ class FakeClock implements Clock {
     next.resolve();
     return true;
   }
+  /** Runs the clock until `done` settles. */
+  async runUntil(done: Promise<unknown>): Promise<void> {
+    let settled = false;
+    void done.finally(() => { settled = true; }).catch(() => undefined);
+    while (!settled) if (!(await this.step())) await new Promise((r) => setImmediate(r));
+  }
 }
 
 function maxInWindow(times: number[], windowMs: number): number {
+  const t = [...times].sort((a, b) => a - b);
   let max = 0;
-  let lo = 0;
-  for (let hi = 0; hi < times.length; hi++) {
-    while (times[hi]! - times[lo]! >= windowMs) lo++;
+  for (let hi = 0, lo = 0; hi < t.length; hi++) {
+    while (t[hi]! - t[lo]! >= windowMs) lo++;
     max = Math.max(max, hi - lo + 1);
   }
   return max;
 }
 
-/** Deterministic PRNG so a failing case replays. */
-function rng(seed: number): () => number {
-  return () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
-}
-
-async function drive(clock: FakeClock, gate: SlidingWindowGate, arrivals: { at: number; tokens: number }[]): Promise<number[]> {
+/**
+ * Callers arrive at their times and queue on the gate; each start is recorded when it is granted, or
+ * `sendDelay()` later when given (the request leaving after the grant, stamped with markSent).
+ */
+async function drive(clock: FakeClock, gate: SlidingWindowGate, arrivals: { at: number; tokens: number }[], sendDelay?: () => number): Promise<number[]> {
   const starts: number[] = [];
-  // Callers arrive at their times and queue on the gate in arrival order (the limiter serialises take()).
-  let chain: Promise<void> = Promise.resolve();
-  for (const a of arrivals) {
-    chain = chain.then(async () => {
-      if (clock.t < a.at) clock.t = a.at;
-      await gate.take(a.tokens);
-      starts.push(clock.now());
-    });
-  }
-  let done = false;
-  void chain.then(() => { done = true; });
-  while (!done) if (!(await clock.step())) await new Promise((r) => setImmediate(r));
+  const taken: Promise<void>[] = [];
+  const all = (async () => {
+    for (const a of arrivals) {
+      while (clock.t < a.at) {
+        // Let the gate's own sleepers run first; jump to the arrival when none is due before it.
+        await new Promise((r) => setImmediate(r));
+        if (clock.t < a.at) clock.t = a.at;
+      }
+      taken.push(gate.take(a.tokens).then(async (spend) => {
+        if (sendDelay) await clock.sleep(sendDelay());
+        gate.markSent(spend.start);
+        starts.push(spend.start.at);
+      }));
+    }
+    await Promise.all(taken);
+  })();
+  await clock.runUntil(all);
   return starts;
 }
 
+const saturated = (clock: FakeClock, n: number) => Array.from({ length: n }, () => ({ at: clock.t, tokens: 1 }));
+const ratePerSecond = (starts: number[]) => (starts.length - 1) / ((starts.at(-1)! - starts[0]!) / 1000);
+
 describe('SlidingWindowGate (fake clock)', () => {
-  it('never starts more than floor(rpm/60) in any sliding second, for random workloads', async () => {
+  it('never starts more than floor(rpm/60) in any sliding second, for random workloads and late timers', async () => {
     const random = rng(7);
     for (let round = 0; round < 25; round++) {
       const rpm = 60 * (1 + Math.floor(random() * 40)) + Math.floor(random() * 59);
-      const clock = new FakeClock();
+      const clock = new FakeClock(round % 2 === 0 ? random : undefined);
       const gate = new SlidingWindowGate({ rpm, marginMs: 0 }, clock);
       const arrivals: { at: number; tokens: number }[] = [];
       let t = clock.t;
@@ -73,22 +102,70 @@ describe('SlidingWindowGate (fake clock)', () => {
     }
   });
 
-  it('uses at least 99.5% of the limit when saturated', async () => {
-    const clock = new FakeClock();
-    const gate = new SlidingWindowGate({ rpm: 1200, marginMs: 2 }, clock);
-    const starts = await drive(clock, gate, Array.from({ length: 400 }, () => ({ at: clock.t, tokens: 1 })));
-    const rate = (starts.length - 1) / ((starts.at(-1)! - starts[0]!) / 1000);
+  it('holds the limit on send times when requests leave later than their grant', async () => {
+    const random = rng(11);
+    const clock = new FakeClock(random);
+    const gate = new SlidingWindowGate({ rpm: 1200, marginMs: 0 }, clock);
+    // Sends lag their grants by 0-30 ms, unevenly: the order of send times differs from the grants'.
+    const starts = await drive(clock, gate, saturated(clock, 300), () => random() * 30);
     expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(20);
-    expect(rate / 20).toBeGreaterThanOrEqual(0.995);
   });
 
-  it('holds a Retry-After pause, then resumes', async () => {
+  it('uses at least 99.5% of the limit when saturated, with default settings and timers that fire late', async () => {
+    for (const rpm of [1200, 3500, 6000]) {
+      const clock = new FakeClock(rng(rpm));
+      const gate = new SlidingWindowGate({ rpm }, clock);
+      const starts = await drive(clock, gate, saturated(clock, 600));
+      const perSecond = Math.floor(rpm / 60);
+      expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(perSecond);
+      // A gate that spaced each start from the previous (late) one lost the lateness at every slot: ~97%.
+      expect(ratePerSecond(starts) / perSecond).toBeGreaterThanOrEqual(0.995);
+    }
+  });
+
+  it('leaves no idle gap while work is waiting: starts follow the pacing grid', async () => {
+    const clock = new FakeClock(rng(3));
+    const gate = new SlidingWindowGate({ rpm: 1200 }, clock);
+    const starts = await drive(clock, gate, saturated(clock, 400));
+    const gaps = starts.slice(1).map((s, i) => s - starts[i]!);
+    // Each gap is the spacing, give or take one timer's lateness (up to 2 ms here, plus a sub-ms re-check).
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(gate.spacingMs + 3);
+    // And a late start does not push the ones after it: start k stays within a few ms of its slot.
+    const drift = starts.map((s, k) => s - (starts[1]! + (k - 1) * gate.spacingMs));
+    expect(Math.max(...drift.slice(1))).toBeLessThan(5);
+  });
+
+  it('spaces starts evenly after a Retry-After pause instead of releasing every waiter at once', async () => {
     const clock = new FakeClock();
-    const gate = new SlidingWindowGate({ rpm: 6000 }, clock);
+    const gate = new SlidingWindowGate({ rpm: 1200 }, clock);
     const pauseEnd = clock.t + 1500;
     gate.pauseUntil(pauseEnd);
-    const starts = await drive(clock, gate, [{ at: clock.t, tokens: 1 }, { at: clock.t, tokens: 1 }]);
+    const starts = await drive(clock, gate, saturated(clock, 10));
     expect(starts[0]).toBeGreaterThanOrEqual(pauseEnd);
+    const gaps = starts.slice(1).map((s, i) => s - starts[i]!);
+    for (const gap of gaps) expect(gap).toBeCloseTo(gate.spacingMs, 6);
+  });
+
+  it('grants in arrival order', async () => {
+    const clock = new FakeClock();
+    const gate = new SlidingWindowGate({ rpm: 600 }, clock);
+    const order: number[] = [];
+    const all = Promise.all(Array.from({ length: 12 }, (_, i) => gate.take(1).then(() => { order.push(i); })));
+    await clock.runUntil(all);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+  });
+
+  it('drops an aborted waiter with its abort reason, and the ones behind it still go', async () => {
+    const clock = new FakeClock();
+    const gate = new SlidingWindowGate({ rpm: 60 }, clock);
+    await gate.take(1);
+    const ac = new AbortController();
+    const aborted = gate.take(1, ac.signal);
+    const behind = gate.take(1);
+    ac.abort(new Error('item timed out'));
+    await expect(aborted).rejects.toThrow('item timed out');
+    await clock.runUntil(behind);
+    expect(gate.recentStarts()).toBe(2);
   });
 
   it('limits tokens over a sliding minute and counts corrected usage, not the estimate', async () => {
@@ -97,11 +174,25 @@ describe('SlidingWindowGate (fake clock)', () => {
     const t0 = clock.t;
     const a = await gate.take(600);
     // The real usage was much smaller than estimated: the room comes back at once.
-    a.tokens = 100;
+    gate.settle(a, 100);
     expect(gate.delayFor(600)).toBe(0);
     await gate.take(600);
     // Now 700 are spent in this minute: a third 600 must wait for the first spend to leave the window.
     expect(gate.delayFor(600)).toBe(t0 + 60_000 - clock.now());
+  });
+
+  it('lets a waiting head go as soon as a correction frees enough tokens', async () => {
+    const clock = new FakeClock();
+    const gate = new SlidingWindowGate({ tpm: 1000 }, clock);
+    const a = await gate.take(900);
+    let granted = false;
+    const waiting = gate.take(500).then(() => { granted = true; });
+    await new Promise((r) => setImmediate(r));
+    expect(granted).toBe(false);
+    gate.settle(a, 200);
+    await clock.runUntil(waiting);
+    // Granted on the correction, not a minute later when the first spend left the window.
+    expect(clock.now() - a.start.at).toBeLessThan(1000);
   });
 
   it('rejects a request larger than the whole tpm budget instead of waiting forever', async () => {
@@ -109,9 +200,19 @@ describe('SlidingWindowGate (fake clock)', () => {
     await expect(gate.take(501)).rejects.toMatchObject({ name: 'PermanentError' });
   });
 
+  it('rejects waiters when its limiter stops', async () => {
+    const limiter = new LocalRateLimiter({ rpm: 60 }, new FakeClock());
+    await limiter.acquire(1);
+    const waiting = limiter.acquire(1);
+    await limiter.stop();
+    await expect(waiting).rejects.toThrow('The rate limiter was stopped');
+    await expect(limiter.acquire(1)).rejects.toThrow('The rate limiter was stopped');
+  });
+
   it('validates its settings', () => {
     expect(() => new SlidingWindowGate({ rpm: 0 })).toThrow(/Expected rpm to be a positive number, got 0/);
     expect(() => new SlidingWindowGate({ tpm: -1 })).toThrow(/Expected tpm to be a positive number, got -1/);
+    expect(() => new SlidingWindowGate({ rpm: 60, marginMs: -5 })).toThrow(/Expected marginMs to be a number >= 0, got -5/);
   });
 });
 

@@ -1,14 +1,24 @@
-import Bottleneck from 'bottleneck';
 import { PermanentError } from '../errors.js';
+import { Cushion } from './cushion.js';
 
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`, or as soon as `signal` aborts (a sleep is never an error). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const realClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
-  sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms))),
+  sleep: (ms, signal) => new Promise<void>((resolve) => {
+    if (ms <= 0 || signal?.aborted) { resolve(); return; }
+    // Timers run on the event loop's millisecond clock, cached for each turn of the loop, so one can
+    // fire up to ~1 ms before a performance.now() deadline. The remainder is waited out a loop turn
+    // at a time: another setTimeout would round it up to a whole millisecond late, every slot.
+    if (ms < 1) { setImmediate(resolve); return; }
+    const onAbort = () => { clearTimeout(timer); resolve(); };
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  }),
 };
 
 export interface LimiterOptions {
@@ -17,15 +27,17 @@ export interface LimiterOptions {
   /** Tokens per minute over a sliding minute; estimates are corrected with the real usage. */
   tpm?: number;
   /**
-   * Extra width of the sliding second, for the spread between when we send and when the provider
-   * counts the arrival (a 5 ms margin costs 0.5% of the limit). @default 5
+   * Extra width of the sliding second that is checked (on send stamps) before every start, for the
+   * spread between when we send and when the provider counts the arrival. Starts are paced 2 ms wider
+   * still: floor(rpm/60) starts take 1000 + marginMs + 2 ms, 99.6% of the limit at the default. Both
+   * widen for a while on a loaded host or after a 429 (see cushion.ts). @default 2
    */
   marginMs?: number;
 }
 
 /** One limited call. */
 export interface Permit {
-  /** The request is leaving now: later starts are spaced from this moment, not from the grant. */
+  /** The request is leaving now: the start is recorded at this moment, not at the grant. */
   sent(): void;
   /** The response arrived: count its real tokens instead of the estimate. */
   settle(actualTokens: number | undefined): void;
@@ -41,84 +53,191 @@ export interface RateLimiter {
   stop(): Promise<void>;
 }
 
+/** A granted start: its record in the sliding log (moved to the send time) and its token spend. */
+export interface Spend { readonly tokens: number; readonly start: { at: number } }
+type LoggedSpend = { tokens: number; start: { at: number } };
+
+interface Waiter {
+  tokens: number;
+  queuedAt: number;
+  signal: AbortSignal | undefined;
+  resolve(spend: Spend): void;
+  reject(e: unknown): void;
+  onAbort?: () => void;
+}
+
+/**
+ * Pacing is this much wider than the checked window. A start that fires a little late (timer
+ * granularity, a busy loop) then does not make the window check bind on the start floor(rpm/60)
+ * places after it, and a chain the check did hold back catches up by this much each second instead
+ * of passing its lateness on for ever.
+ */
+const PACING_SLACK_MS = 2;
+
 /**
  * The part that makes the guarantee: a log of recent starts (and token spends) consulted before every
  * start. A fixed-window reservoir allows twice the rate across a window edge; a sliding log cannot.
+ * Callers wait in one FIFO queue; only its head is checked and only one timer runs, however many wait.
  * Pure apart from the clock, so it is property-tested with a fake one.
+ *
+ * Two rules decide a start. The hard one: at most perSecond starts in any window of windowMs, on the
+ * recorded (send) times. The soft one spaces starts evenly on a grid of absolute slots, spacingMs apart:
+ * a burst of perSecond at once is legal by count, but its arrivals jitter at the provider, and after a
+ * Retry-After pause every waiter would go at once. The grid advances from the previous slot, not from
+ * the previous start: spacing measured from each (late-firing) start loses the timer's lateness at every
+ * slot, about 2% of the limit at 20/s. How much wider than 1000 ms both are: see cushion.ts.
  */
 export class SlidingWindowGate {
   private readonly starts: { at: number }[] = [];
-  private readonly spends: { at: number; tokens: number }[] = [];
+  private readonly spends: LoggedSpend[] = [];
+  /** Sum of `spends[].tokens`, kept as they come and go: the head is re-checked often while it waits. */
+  private used = 0;
+  private readonly waiting: Waiter[] = [];
+  private pumping = false;
+  private interrupt: AbortController | undefined;
+  private closed = false;
   private pausedUntil = 0;
-  private lastStart = -Infinity;
+  /** The grid's next slot; -Infinity until the first start. */
+  private nextSlot = -Infinity;
+  private readonly cushion: Cushion;
   readonly perSecond: number;
 
   constructor(private readonly opts: LimiterOptions, private readonly clock: Clock = realClock) {
-    this.perSecond = opts.rpm === undefined ? Infinity : Math.max(1, Math.floor(opts.rpm / 60));
     if (opts.rpm !== undefined && !(opts.rpm > 0)) throw new RangeError(`Expected rpm to be a positive number, got ${opts.rpm} (${typeof opts.rpm})`);
     if (opts.tpm !== undefined && !(opts.tpm > 0)) throw new RangeError(`Expected tpm to be a positive number, got ${opts.tpm} (${typeof opts.tpm})`);
+    if (opts.marginMs !== undefined && !(opts.marginMs >= 0)) throw new RangeError(`Expected marginMs to be a number >= 0, got ${opts.marginMs} (${typeof opts.marginMs})`);
+    this.perSecond = opts.rpm === undefined ? Infinity : Math.max(1, Math.floor(opts.rpm / 60));
+    this.cushion = new Cushion((opts.marginMs ?? 2) + PACING_SLACK_MS);
   }
 
-  private get windowMs(): number { return 1000 + (this.opts.marginMs ?? 5); }
+  /** The sliding window the hard rule checks, on send stamps: never under 1000 + marginMs. */
+  get windowMs(): number { return 1000 + this.cushion.ms(this.clock.now()) - PACING_SLACK_MS; }
+
+  /** The pacing grid's step. */
+  get spacingMs(): number { return (1000 + this.cushion.ms(this.clock.now())) / this.perSecond; }
 
   pauseUntil(untilMs: number): void { this.pausedUntil = Math.max(this.pausedUntil, untilMs); }
+
+  /** The provider answered 429 although this log kept to the limit: keep starts further apart for a while. */
+  refused(): void { this.cushion.noteRefused(this.clock.now()); }
 
   /** How long to wait before a start with `tokens` may happen now; 0 means now. */
   delayFor(tokens: number): number {
     const now = this.clock.now();
     while (this.starts.length > 0 && this.starts[0]!.at <= now - 60_000) this.starts.shift();
-    while (this.spends.length > 0 && this.spends[0]!.at <= now - 60_000) this.spends.shift();
-    let wait = Math.max(0, this.pausedUntil - now);
-    if (this.perSecond !== Infinity && this.starts.length > 0) {
-      // Even spacing, not only a count per window: a burst of perSecond at once is legal by count,
-      // but its arrivals jitter at the provider, and after a Retry-After pause every waiter would
-      // go at once. Spaced starts arrive spaced.
-      wait = Math.max(wait, this.lastStart + this.windowMs / this.perSecond - now);
-      if (this.starts.length >= this.perSecond) {
-        // And the start perSecond places back must have left the (widened) window.
-        const pivot = this.kthLatest(this.perSecond);
-        wait = Math.max(wait, pivot + this.windowMs - now);
-      }
+    while (this.spends.length > 0 && this.spends[0]!.start.at <= now - 60_000) this.used -= this.spends.shift()!.tokens;
+    let wait = Math.max(0, this.pausedUntil - now, this.nextSlot - now);
+    if (this.starts.length >= this.perSecond) {
+      // The start perSecond places back must have left the (widened) window.
+      wait = Math.max(wait, this.kthLatest(this.perSecond) + this.windowMs - now);
     }
-    if (this.opts.tpm !== undefined) {
-      let used = 0;
-      for (const s of this.spends) used += s.tokens;
-      if (used + tokens > this.opts.tpm) {
-        let freed = 0;
-        for (const s of this.spends) {
-          freed += s.tokens;
-          if (used - freed + tokens <= this.opts.tpm) { wait = Math.max(wait, s.at + 60_000 - now); break; }
-        }
+    if (this.opts.tpm !== undefined && this.used + tokens > this.opts.tpm) {
+      let freed = 0;
+      for (const s of this.spends) {
+        freed += s.tokens;
+        if (this.used - freed + tokens <= this.opts.tpm) { wait = Math.max(wait, s.start.at + 60_000 - now); break; }
       }
     }
     return wait;
   }
 
-  /** Waits for room, records the start, and returns the records to correct (send time, real tokens). */
-  async take(tokens: number, signal?: AbortSignal): Promise<{ tokens: number; start: { at: number } }> {
+  /** Waits its turn and for room, records the start, and returns the records to correct (send time, real tokens). */
+  take(tokens: number, signal?: AbortSignal): Promise<Spend> {
     if (this.opts.tpm !== undefined && tokens > this.opts.tpm) {
       // A request larger than the whole minute's budget would wait forever: say so instead.
-      throw new PermanentError(`The request needs about ${tokens} tokens, more than this provider's whole tpm limit (${this.opts.tpm}); shorten the prompt or raise tpm`);
+      return Promise.reject(new PermanentError(`The request needs about ${tokens} tokens, more than this provider's whole tpm limit (${this.opts.tpm}); shorten the prompt or raise tpm`));
     }
-    for (;;) {
-      signal?.throwIfAborted();
-      const wait = this.delayFor(tokens);
-      if (wait <= 0) break;
-      await this.clock.sleep(wait);
-    }
-    const at = this.clock.now();
-    this.lastStart = at;
-    const start = { at };
-    this.starts.push(start);
-    const spend = { at, tokens, start };
-    this.spends.push(spend);
-    return spend;
+    if (this.closed) return Promise.reject(new Error('The rate limiter was stopped'));
+    return new Promise<Spend>((resolve, reject) => {
+      if (signal?.aborted) { reject(signal.reason); return; }
+      const w: Waiter = { tokens, queuedAt: this.clock.now(), signal, resolve, reject };
+      if (signal) {
+        w.onAbort = () => {
+          const i = this.waiting.indexOf(w);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(signal.reason);
+          // The head may have been the one whose wait the pump sleeps on.
+          if (i === 0) this.wake();
+        };
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      this.waiting.push(w);
+      void this.pump();
+    });
+  }
+
+  /** Corrects a spend to the real usage; less than estimated may let the head go sooner. */
+  settle(spend: Spend, actualTokens: number): void {
+    // A spend that has left the log (a response slower than a minute) no longer counts anyway.
+    const logged = this.spends.find((s) => s === spend);
+    if (!logged || logged.tokens === actualTokens) return;
+    const less = actualTokens < logged.tokens;
+    this.used += actualTokens - logged.tokens;
+    logged.tokens = actualTokens;
+    if (less && this.opts.tpm !== undefined) this.wake();
   }
 
   /** Moves a start to when the request really left; only ever later, so the guarantee only tightens. */
   markSent(start: { at: number }): void {
     start.at = Math.max(start.at, this.clock.now());
-    this.lastStart = Math.max(this.lastStart, start.at);
+  }
+
+  /** Rejects every waiter; later takes are rejected at once. */
+  close(): void {
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) this.release(w, undefined, new Error('The rate limiter was stopped'));
+    this.wake();
+  }
+
+  private wake(): void { this.interrupt?.abort(); }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      let due: number | undefined;
+      while (this.waiting.length > 0) {
+        const head = this.waiting[0]!;
+        const wait = this.delayFor(head.tokens);
+        if (wait > 0) {
+          due = this.clock.now() + wait;
+          const interrupt = (this.interrupt = new AbortController());
+          await this.clock.sleep(wait, interrupt.signal);
+          this.interrupt = undefined;
+          if (interrupt.signal.aborted) due = undefined;
+          continue;
+        }
+        this.waiting.shift();
+        const spend = this.record(head);
+        if (due !== undefined) this.cushion.noteLateness(spend.start.at - due, spend.start.at);
+        due = undefined;
+        this.release(head, spend);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private record(w: Waiter): LoggedSpend {
+    const { tokens } = w;
+    const at = this.clock.now();
+    // The slot this start took had timers been exact: the grid's, or later if nobody was waiting for it
+    // (an idle spell) or a pause held it. Up to half a slot of lateness after that leaves the grid where
+    // it was; more (the window or tpm held it back) moves the grid, its next slot at most half a slot early.
+    const slot = Math.max(this.nextSlot, w.queuedAt, this.pausedUntil);
+    const spacing = this.spacingMs;
+    this.nextSlot = Math.max(slot + spacing, at + spacing / 2);
+    const start = { at };
+    this.starts.push(start);
+    const spend = { tokens, start };
+    this.spends.push(spend);
+    this.used += tokens;
+    return spend;
+  }
+
+  private release(w: Waiter, spend: Spend | undefined, error?: unknown): void {
+    if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+    if (spend) w.resolve(spend); else w.reject(error);
   }
 
   /** Moving starts later can break their order, so the k-th latest is found, not indexed. */
@@ -139,33 +258,32 @@ export class SlidingWindowGate {
 }
 
 /**
- * Local limiter. Bottleneck orders the callers and spaces them by minTime (smooth, no bursts; no
- * reservoir, whose refresh is what allows 2x at window edges). The sliding-window gate then decides
- * the moment of each start: its check-and-record is synchronous and is the last thing before the
- * request is handed to fetch, so a start is never recorded earlier than it happens.
+ * Local limiter: one gate per provider in the main thread, shared by every worker. The gate's
+ * check-and-record is synchronous and the permit is taken as the last thing before the request is
+ * handed to fetch, so a start is never recorded earlier than it happens.
  */
 export class LocalRateLimiter implements RateLimiter {
   private readonly gate: SlidingWindowGate;
-  private readonly bottleneck: Bottleneck;
 
   constructor(opts: LimiterOptions, clock: Clock = realClock) {
     this.gate = new SlidingWindowGate(opts, clock);
-    this.bottleneck = new Bottleneck({ maxConcurrent: null, minTime: opts.rpm ? Math.floor(60_000 / opts.rpm) : 0 });
   }
 
   async acquire(estimatedTokens: number, signal?: AbortSignal): Promise<Permit> {
-    await this.bottleneck.schedule(() => Promise.resolve());
     const spend = await this.gate.take(estimatedTokens, signal);
     return {
       sent: () => this.gate.markSent(spend.start),
-      settle: (actual) => { if (actual !== undefined && actual >= 0) spend.tokens = actual; },
+      settle: (actual) => { if (actual !== undefined && actual >= 0) this.gate.settle(spend, actual); },
     };
   }
 
-  pauseUntil(untilMs: number): void { this.gate.pauseUntil(untilMs); }
+  /** Only a provider's 429 pauses a provider, so this is also the signal that its count saw us too fast. */
+  pauseUntil(untilMs: number): void {
+    this.gate.pauseUntil(untilMs);
+    this.gate.refused();
+  }
+
   recentStarts(): number { return this.gate.recentStarts(); }
 
-  async stop(): Promise<void> {
-    await this.bottleneck.stop({ dropWaitingJobs: true }).catch(() => undefined);
-  }
+  async stop(): Promise<void> { this.gate.close(); }
 }
