@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { spawn, Thread, Worker } from './threads.js';
 import { ErrorCode, messages } from './errors.js';
 import { BatchSizer } from './batching.js';
+import { createMailbox, encodeBatch, PoolMailbox } from './mailbox.js';
 import { workerEnv } from './sandbox.js';
 import type { LlmRequest, LlmResponse } from './providers/adapters.js';
 import type { BatchMessage, LlmReply, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
@@ -39,7 +40,14 @@ interface PoolWorker<T> {
   thread: { stages(): Promise<number> } | undefined;
   outstanding: Map<number, T>;
   batches: number;
+  /** Item counts of the outstanding batches, oldest (the running one) first. */
+  sizes: number[];
   nextSeq: number;
+  mailbox: PoolMailbox;
+  /** The worker has finished a batch, so it watches its mailbox from now on. */
+  mailReady: boolean;
+  /** The batch last put in the mailbox, until it is reported or taken back (the worker may have started it). */
+  mail: { items: T[]; first: number } | undefined;
   retiring: boolean;
   dead: boolean;
   crash: WireError | undefined;
@@ -93,6 +101,8 @@ export class WorkerPool<T> {
   get targetSize(): number { return this.target; }
   get busy(): number { let n = 0; for (const w of this.workers) if (!w.dead && w.outstanding.size > 0) n++; return n; }
   get inFlight(): number { let n = 0; for (const w of this.workers) n += w.outstanding.size; return n; }
+  /** Of `inFlight`, the items of each worker's next batch, given but not started. */
+  get queued(): number { let n = 0; for (const w of this.workers) for (let i = 1; i < w.sizes.length; i++) n += w.sizes[i]!; return n; }
   private get liveCount(): number { let n = 0; for (const w of this.workers) if (!w.dead && !w.retiring) n++; return n; }
 
   /** Grows at once; shrinks by retiring workers as they finish what they hold, never killing work. */
@@ -110,20 +120,35 @@ export class WorkerPool<T> {
       if (live <= n) break;
       w.retiring = true;
       live--;
+      this.reclaim(w);
       if (w.outstanding.size === 0) this.retire(w);
     }
+  }
+
+  /** Paused or stopping: nothing new starts, so batches still waiting in a mailbox go back to the source. */
+  setDispatch(state: 'running' | 'paused' | 'stopping'): void {
+    if (state !== 'running') for (const w of this.workers) this.reclaim(w);
   }
 
   /** Offers work to every worker with room for another batch. */
   kick(): void {
     if (this.stopped) return;
-    const waiting = this.source.waiting;
-    if (waiting === 0) return;
+    if (this.source.waiting > 0) this.dispatch();
+    this.rebalance();
+  }
+
+  private accepting(w: PoolWorker<T>): boolean { return w.thread !== undefined && !w.dead && !w.retiring; }
+
+  private dispatch(): void {
     // Split what is waiting fairly, so the last items do not all land in one worker while others idle.
-    const fair = Math.max(1, Math.ceil(waiting / Math.max(1, this.workers.size)));
-    for (const w of this.workers) {
-      if (!w.thread || w.dead || w.retiring) continue;
-      while (w.batches < this.sizer.maxOutstanding) {
+    const fair = Math.max(1, Math.ceil(this.source.waiting / Math.max(1, this.workers.size)));
+    const reclaimableOnly = this.sizer.reclaimableOnly;
+    // Every idle worker gets a batch before a busy one gets its next.
+    for (let held = 0; held < this.sizer.maxOutstanding; held++) {
+      for (const w of this.workers) {
+        if (w.batches !== held || !this.accepting(w)) continue;
+        // One batch not started at a time (mailbox.ts), and for slow items only where it can be taken back.
+        if (held > 0 && (w.mailbox.unstarted > 0 || (reclaimableOnly && !(w.mailReady && w.mailbox.empty)))) continue;
         const items = this.source.take(Math.min(this.sizer.size, fair));
         if (items.length === 0) return;
         this.send(w, items);
@@ -131,21 +156,55 @@ export class WorkerPool<T> {
     }
   }
 
+  /** At the tail of the work, a batch waiting in one worker's mailbox goes to a worker that has none. */
+  private rebalance(): void {
+    if (this.source.waiting > 0) return;
+    let idle = false;
+    for (const w of this.workers) if (w.batches === 0 && this.accepting(w)) { idle = true; break; }
+    if (!idle) return;
+    for (const w of this.workers) if (this.reclaim(w)) return; // the source has the items again and kicked
+  }
+
+  /** Takes back the batch in `w`'s mailbox if the worker has not started it, returning its items to the source. */
+  private reclaim(w: PoolWorker<T>): boolean {
+    const mail = w.mail;
+    if (!mail || w.dead) return false;
+    w.mail = undefined;
+    if (!w.mailbox.reclaim()) return false;
+    for (let i = 0; i < mail.items.length; i++) w.outstanding.delete(mail.first + i);
+    w.batches--;
+    w.sizes.pop(); // the unstarted batch is always the newest
+    this.hooks.lost(undefined, mail.items, { name: 'Reclaimed', message: 'taken back before it started', code: ErrorCode.Transient, permanent: false }, w.id);
+    return true;
+  }
+
   private send(w: PoolWorker<T>, items: T[]): void {
     const wire = new Array<WireItem>(items.length);
+    const first = w.nextSeq;
     for (let i = 0; i < items.length; i++) {
       const s = w.nextSeq++;
       w.outstanding.set(s, items[i]!);
       wire[i] = this.hooks.toWire(items[i]!, s);
     }
     w.batches++;
+    w.sizes.push(items.length);
+    if (w.mailReady) {
+      // undefined: values JSON cannot carry exactly; put() false: too large for the slot. Both go by message.
+      const json = encodeBatch(wire);
+      if (json !== undefined && w.mailbox.put(json)) { w.mail = { items, first }; return; }
+    }
     const message: BatchMessage = { __pt: 'batch', stage: this.stage, items: wire };
+    w.mailbox.posting();
     w.native.postMessage(message);
+    w.mailbox.wake();
   }
 
   private onResults(w: PoolWorker<T>, results: WireResult[]): void {
     if (w.dead) return; // already handed back to the engine when the worker was replaced
     w.batches--;
+    w.sizes.shift();
+    w.mailReady = true;
+    if (w.mail && w.mail.first === results[0]?.s) w.mail = undefined;
     const items = new Array<T>(results.length);
     let ms = 0;
     for (let i = 0; i < results.length; i++) {
@@ -164,11 +223,12 @@ export class WorkerPool<T> {
     const slot = this.freeSlots.pop();
     if (slot === undefined) throw new RangeError(`Expected at most ${maxSlots} workers`);
     Atomics.store(this.seqView, slot, -1);
-    const init: WorkerInit = { file: this.options.file, slot, progressSeq: this.progressSeq, progressTime: this.progressTime, timeouts: this.options.timeouts };
+    const mailbox = createMailbox();
+    const init: WorkerInit = { file: this.options.file, stage: this.stage, slot, progressSeq: this.progressSeq, progressTime: this.progressTime, timeouts: this.options.timeouts, mailbox };
     // In a sandbox, pipeline code sees only the environment variables it was allowed.
     const env = workerEnv();
     const native = new Worker(entry, { workerData: init, stdout: true, stderr: true, ...(env ? { env } : {}) } as never) as InstanceType<typeof Worker>;
-    const w: PoolWorker<T> = { id: nextWorkerId++, slot, native, thread: undefined, outstanding: new Map(), batches: 0, nextSeq: 0, retiring: false, dead: false, crash: undefined, calls: new Map() };
+    const w: PoolWorker<T> = { id: nextWorkerId++, slot, native, thread: undefined, outstanding: new Map(), batches: 0, sizes: [], nextSeq: 0, mailbox: new PoolMailbox(mailbox), mailReady: false, mail: undefined, retiring: false, dead: false, crash: undefined, calls: new Map() };
     this.workers.add(w);
     const n = native as unknown as NodeJS.EventEmitter & { stdout: Readable; stderr: Readable };
     for (const stream of [n.stdout, n.stderr]) {
