@@ -3,10 +3,11 @@ import type { Readable } from 'node:stream';
 import { spawn, Thread, Worker } from './threads.js';
 import { ErrorCode, messages } from './errors.js';
 import { BatchSizer } from './batching.js';
-import { createMailbox, encodeBatch, PoolMailbox } from './mailbox.js';
+import { createMailbox } from './mailbox.js';
+import { PoolWorker } from './pool-worker.js';
 import { workerEnv } from './sandbox.js';
 import type { LlmRequest, LlmResponse } from './providers/adapters.js';
-import type { BatchMessage, LlmReply, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
+import type { LlmReply, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
 
 /** Where the pool gets work from; the engine owns ordering, the pool only asks. */
 export interface PoolSource<T> {
@@ -31,28 +32,6 @@ export interface PoolOptions {
   stage: number;
   timeouts: number[];
   size: number;
-}
-
-interface PoolWorker<T> {
-  id: number;
-  slot: number;
-  native: InstanceType<typeof Worker>;
-  thread: { stages(): Promise<number> } | undefined;
-  outstanding: Map<number, T>;
-  batches: number;
-  /** Item counts of the outstanding batches, oldest (the running one) first. */
-  sizes: number[];
-  nextSeq: number;
-  mailbox: PoolMailbox;
-  /** The worker has finished a batch, so it watches its mailbox from now on. */
-  mailReady: boolean;
-  /** The batch last put in the mailbox, until it is reported or taken back (the worker may have started it). */
-  mail: { items: T[]; first: number } | undefined;
-  retiring: boolean;
-  dead: boolean;
-  crash: WireError | undefined;
-  /** ctx.llm calls in flight for this worker, aborted if it dies. */
-  calls: Map<number, AbortController>;
 }
 
 // Slots index the shared progress arrays; a generous fixed count avoids reallocating shared memory.
@@ -102,7 +81,7 @@ export class WorkerPool<T> {
   get busy(): number { let n = 0; for (const w of this.workers) if (!w.dead && w.outstanding.size > 0) n++; return n; }
   get inFlight(): number { let n = 0; for (const w of this.workers) n += w.outstanding.size; return n; }
   /** Of `inFlight`, the items of each worker's next batch, given but not started. */
-  get queued(): number { let n = 0; for (const w of this.workers) for (let i = 1; i < w.sizes.length; i++) n += w.sizes[i]!; return n; }
+  get queued(): number { let n = 0; for (const w of this.workers) n += w.queued; return n; }
   private get liveCount(): number { let n = 0; for (const w of this.workers) if (!w.dead && !w.retiring) n++; return n; }
 
   /** Grows at once; shrinks by retiring workers as they finish what they hold, never killing work. */
@@ -147,11 +126,10 @@ export class WorkerPool<T> {
     for (let held = 0; held < this.sizer.maxOutstanding; held++) {
       for (const w of this.workers) {
         if (w.batches !== held || !this.accepting(w)) continue;
-        // One batch not started at a time (mailbox.ts), and for slow items only where it can be taken back.
-        if (held > 0 && (w.mailbox.unstarted > 0 || (reclaimableOnly && !(w.mailReady && w.mailbox.empty)))) continue;
+        if (held > 0 && !w.mayQueue(reclaimableOnly)) continue;
         const items = this.source.take(Math.min(this.sizer.size, fair));
         if (items.length === 0) return;
-        this.send(w, items);
+        w.send(items, this.hooks.toWire, this.stage);
       }
     }
   }
@@ -165,54 +143,20 @@ export class WorkerPool<T> {
     for (const w of this.workers) if (this.reclaim(w)) return; // the source has the items again and kicked
   }
 
-  /** Takes back the batch in `w`'s mailbox if the worker has not started it, returning its items to the source. */
+  /** Takes back the batch waiting in `w`'s mailbox, if not started yet, and returns its items to the source. */
   private reclaim(w: PoolWorker<T>): boolean {
-    const mail = w.mail;
-    if (!mail || w.dead) return false;
-    w.mail = undefined;
-    if (!w.mailbox.reclaim()) return false;
-    for (let i = 0; i < mail.items.length; i++) w.outstanding.delete(mail.first + i);
-    w.batches--;
-    w.sizes.pop(); // the unstarted batch is always the newest
-    this.hooks.lost(undefined, mail.items, { name: 'Reclaimed', message: 'taken back before it started', code: ErrorCode.Transient, permanent: false }, w.id);
+    const items = w.reclaim();
+    if (!items) return false;
+    // Never ran: handed back like a crashed worker's innocent items (the source gives back their attempt).
+    this.hooks.lost(undefined, items, { name: 'Reclaimed', message: 'taken back before it started', code: ErrorCode.Transient, permanent: false }, w.id);
     return true;
-  }
-
-  private send(w: PoolWorker<T>, items: T[]): void {
-    const wire = new Array<WireItem>(items.length);
-    const first = w.nextSeq;
-    for (let i = 0; i < items.length; i++) {
-      const s = w.nextSeq++;
-      w.outstanding.set(s, items[i]!);
-      wire[i] = this.hooks.toWire(items[i]!, s);
-    }
-    w.batches++;
-    w.sizes.push(items.length);
-    if (w.mailReady) {
-      // undefined: values JSON cannot carry exactly; put() false: too large for the slot. Both go by message.
-      const json = encodeBatch(wire);
-      if (json !== undefined && w.mailbox.put(json)) { w.mail = { items, first }; return; }
-    }
-    const message: BatchMessage = { __pt: 'batch', stage: this.stage, items: wire };
-    w.mailbox.posting();
-    w.native.postMessage(message);
-    w.mailbox.wake();
   }
 
   private onResults(w: PoolWorker<T>, results: WireResult[]): void {
     if (w.dead) return; // already handed back to the engine when the worker was replaced
-    w.batches--;
-    w.sizes.shift();
-    w.mailReady = true;
-    if (w.mail && w.mail.first === results[0]?.s) w.mail = undefined;
-    const items = new Array<T>(results.length);
+    const items = w.settle(results);
     let ms = 0;
-    for (let i = 0; i < results.length; i++) {
-      const r = results[i]!;
-      items[i] = w.outstanding.get(r.s)!;
-      w.outstanding.delete(r.s);
-      ms += r.ms;
-    }
+    for (let i = 0; i < results.length; i++) ms += results[i]!.ms;
     this.sizer.observe(results.length, ms);
     this.hooks.results(items, results, w.id);
     if (w.retiring && w.outstanding.size === 0) this.retire(w);
@@ -228,7 +172,7 @@ export class WorkerPool<T> {
     // In a sandbox, pipeline code sees only the environment variables it was allowed.
     const env = workerEnv();
     const native = new Worker(entry, { workerData: init, stdout: true, stderr: true, ...(env ? { env } : {}) } as never) as InstanceType<typeof Worker>;
-    const w: PoolWorker<T> = { id: nextWorkerId++, slot, native, thread: undefined, outstanding: new Map(), batches: 0, sizes: [], nextSeq: 0, mailbox: new PoolMailbox(mailbox), mailReady: false, mail: undefined, retiring: false, dead: false, crash: undefined, calls: new Map() };
+    const w = new PoolWorker<T>(nextWorkerId++, slot, native, mailbox);
     this.workers.add(w);
     const n = native as unknown as NodeJS.EventEmitter & { stdout: Readable; stderr: Readable };
     for (const stream of [n.stdout, n.stderr]) {
