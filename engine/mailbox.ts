@@ -16,7 +16,7 @@ import type { WireItem } from './wire.js';
 
 // Int32 words of the control block.
 const WAKE = 0; // the futex word: bumped by the pool after it gives work, waited on by a parked worker
-const PARKED = 1; // 1 while the worker is in (or about to enter) Atomics.wait: only then is a notify needed
+const STATE = 1; // AWAKE, PARKED (in or about to enter Atomics.wait) or ASLEEP (idle on its event loop)
 const SLOT = 2; // EMPTY, FULL (written, not taken) or READING (taken, being decoded)
 const LENGTH = 3; // bytes of JSON in the slot
 const POSTED = 4; // batch messages the pool has posted
@@ -27,6 +27,12 @@ const headerBytes = words * 4;
 const EMPTY = 0;
 const FULL = 1;
 const READING = 2;
+
+// An awake worker looks at the slot before it parks or sleeps; a parked one needs a notify; an asleep
+// one a message, as it no longer looks at the slot at all.
+const AWAKE = 0;
+const PARKED = 1;
+const ASLEEP = 2;
 
 /**
  * Room for one batch. Batches are sized to a few ms of work, so a batch of small records (512 at most)
@@ -39,6 +45,14 @@ export const mailboxBytes = 256 * 1024;
  * timers and I/O wait (a parked worker has no item in flight); batches and terminate() get through at once.
  */
 export const parkMs = 20;
+
+/**
+ * After this long without work a worker stops parking and idles on its event loop (woken by a message,
+ * as before the mailbox): each turn between parks costs it ~0.1 ms of CPU (measured: 4 parked workers
+ * used 2.4% of a core, against 0.1% idle on their event loops), which is worth paying only while work
+ * is likely to come soon.
+ */
+export const sleepAfterMs = 1_000;
 
 export function createMailbox(bytes = mailboxBytes): SharedArrayBuffer {
   return new SharedArrayBuffer(headerBytes + bytes);
@@ -64,8 +78,12 @@ class Shared {
   }
 }
 
-/** The pool's side. */
+/** The pool's side. `wakeByMessage` reaches a worker asleep on its event loop. */
 export class PoolMailbox extends Shared {
+  constructor(sab: SharedArrayBuffer, private readonly wakeByMessage: () => void) {
+    super(sab);
+  }
+
   /** Batches given and not started: in the slot, or posted and not yet received. */
   get unstarted(): number {
     return (Atomics.load(this.ctl, SLOT) === FULL ? 1 : 0) + Atomics.load(this.ctl, POSTED) - Atomics.load(this.ctl, RECEIVED);
@@ -82,7 +100,7 @@ export class PoolMailbox extends Shared {
     const n = writeUtf8(this.bytes, json);
     Atomics.store(this.ctl, LENGTH, n);
     Atomics.store(this.ctl, SLOT, FULL);
-    this.wake();
+    this.wake(true);
     return true;
   }
 
@@ -91,14 +109,17 @@ export class PoolMailbox extends Shared {
     return Atomics.compareExchange(this.ctl, SLOT, FULL, EMPTY) === FULL;
   }
 
-  /** Call before posting a batch message, then `wake()`: a parked worker must not sleep on a message it cannot see. */
+  /** Call before posting a batch message, then `wake(false)`: a parked worker must not sleep on a message it cannot see. */
   posting(): void {
     Atomics.add(this.ctl, POSTED, 1);
   }
 
-  wake(): void {
+  /** After giving work (the futex word changes first, so a worker about to wait does not). `slot`: a message did not. */
+  wake(slot: boolean): void {
     Atomics.add(this.ctl, WAKE, 1);
-    if (Atomics.load(this.ctl, PARKED) === 1) Atomics.notify(this.ctl, WAKE);
+    const state = Atomics.load(this.ctl, STATE);
+    if (state === PARKED) Atomics.notify(this.ctl, WAKE);
+    else if (state === ASLEEP && slot) this.wakeByMessage();
   }
 }
 
@@ -107,6 +128,22 @@ export class WorkerMailbox extends Shared {
   /** Counts a batch message as it arrives. */
   received(): void {
     Atomics.add(this.ctl, RECEIVED, 1);
+  }
+
+  /** A message came: the worker looks at the slot again before it next parks or sleeps. */
+  awake(): void {
+    Atomics.store(this.ctl, STATE, AWAKE);
+  }
+
+  /**
+   * Stops looking at the slot until a message comes. False if work came first: the state is published
+   * before the slot is checked, and the pool puts before it reads the state, so one of them sees the other.
+   */
+  sleep(): boolean {
+    Atomics.store(this.ctl, STATE, ASLEEP);
+    if (Atomics.load(this.ctl, SLOT) !== FULL && !this.messageComing) return true;
+    Atomics.store(this.ctl, STATE, AWAKE);
+    return false;
   }
 
   /** A batch message is posted but not received: only the event loop can deliver it. */
@@ -129,7 +166,7 @@ export class WorkerMailbox extends Shared {
    * blocks, its event loop (timers, I/O, promise callbacks) stands still. True if there may be work.
    */
   park(ms: number): boolean {
-    Atomics.store(this.ctl, PARKED, 1);
+    Atomics.store(this.ctl, STATE, PARKED);
     try {
       // Read the futex word before checking for work: a batch given after the check changes it, so the
       // wait returns at once instead of sleeping through the notify.
@@ -137,7 +174,7 @@ export class WorkerMailbox extends Shared {
       if (Atomics.load(this.ctl, SLOT) === FULL || this.messageComing) return true;
       return Atomics.wait(this.ctl, WAKE, seen, ms) !== 'timed-out';
     } finally {
-      Atomics.store(this.ctl, PARKED, 0);
+      Atomics.store(this.ctl, STATE, AWAKE);
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { Worker } from './threads.js';
 import { encodeBatch, PoolMailbox } from './mailbox.js';
-import type { BatchMessage, WireError, WireItem, WireResult } from './wire.js';
+import type { BatchMessage, WakeMessage, WireError, WireItem, WireResult } from './wire.js';
 
 /**
  * One worker thread as its pool sees it: the batches it holds and the two ways they reach it (the
@@ -27,7 +27,7 @@ export class PoolWorker<T> {
   private mail: { items: T[]; first: number } | undefined;
 
   constructor(readonly id: number, readonly slot: number, readonly native: InstanceType<typeof Worker>, mailbox: SharedArrayBuffer) {
-    this.mailbox = new PoolMailbox(mailbox);
+    this.mailbox = new PoolMailbox(mailbox, () => native.postMessage({ __pt: 'wake' } satisfies WakeMessage));
   }
 
   get batches(): number { return this.sizes.length; }
@@ -65,7 +65,7 @@ export class PoolWorker<T> {
     const message: BatchMessage = { __pt: 'batch', stage, items: wire };
     this.mailbox.posting();
     this.native.postMessage(message);
-    this.mailbox.wake();
+    this.mailbox.wake(false);
   }
 
   /** The batch in the mailbox if the worker has not started it: no longer outstanding, its items to give back. */

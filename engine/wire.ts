@@ -61,6 +61,9 @@ export interface WorkerInit {
  */
 export interface BatchMessage { __pt: 'batch'; stage: number; items: WireItem[] }
 
+/** A batch is in the mailbox of a worker that stopped watching it (idle for a while, see mailbox.ts). */
+export interface WakeMessage { __pt: 'wake' }
+
 /** Raw messages a worker posts outside threads.js's request/response protocol. */
 export type WorkerSideMessage =
   | { __pt: 'results'; results: WireResult[] }

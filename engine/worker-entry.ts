@@ -8,8 +8,8 @@ import { installWorkerSandbox } from './sandbox.js';
 import { locateInPipeline } from './stack.js';
 import type { ProcessContext, ProcessFn, PipelineDefinition } from './types.js';
 import type { LlmRequest, LlmResponse } from './providers/adapters.js';
-import { parkMs, WorkerMailbox } from './mailbox.js';
-import type { BatchMessage, LlmReply, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
+import { parkMs, sleepAfterMs, WorkerMailbox } from './mailbox.js';
+import type { BatchMessage, LlmReply, WakeMessage, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
 
 process.setSourceMapsEnabled(true);
 const init = workerData as WorkerInit;
@@ -168,6 +168,7 @@ const received: WireItem[][] = [];
 let draining = false;
 // An idle worker parks only once it has run a batch: before that, threads.js's start-up call may still come.
 let mayPark = false;
+let idleSince = -1;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 async function drain(first: WireItem[]): Promise<void> {
@@ -194,21 +195,35 @@ async function drain(first: WireItem[]): Promise<void> {
   setImmediate(idle);
 }
 
-/** With nothing to run: start what has come, else wait for the pool in Atomics.wait, a bounded time. */
+/**
+ * With nothing to run: start what has come, else wait for the pool in Atomics.wait, a bounded time
+ * and then a turn of the event loop, over and over; after `sleepAfterMs` of that, on the event loop only.
+ */
 function idle(): void {
   for (;;) {
     if (draining) return;
     const batch = received.shift() ?? mailbox.take();
-    if (batch) { void drain(batch); return; }
+    if (batch) { idleSince = -1; void drain(batch); return; }
     if (!mayPark || mailbox.messageComing) return; // the event loop delivers it
-    if (!mailbox.park(parkMs)) { setImmediate(idle); return; }
+    if (idleSince < 0) idleSince = performance.now();
+    if (performance.now() - idleSince > sleepAfterMs) {
+      if (mailbox.sleep()) return; // a 'wake' message comes with the next batch
+    } else if (!mailbox.park(parkMs)) {
+      setImmediate(idle);
+      return;
+    }
   }
 }
 
-parentPort!.on('message', (m: BatchMessage | LlmReply) => {
+parentPort!.on('message', (m: BatchMessage | WakeMessage | LlmReply) => {
   if (m?.__pt === 'batch') {
     mailbox.received();
+    mailbox.awake();
     received.push(m.items);
+    if (!draining) idle();
+  } else if (m?.__pt === 'wake') {
+    mailbox.awake();
+    idleSince = -1;
     if (!draining) idle();
   } else if (m?.__pt === 'llm-done') onLlmReply(m);
 });

@@ -12,6 +12,7 @@ import { cleanupProjects, makeProject, readJsonl, repoRoot, writeJsonl, writePip
 
 afterAll(cleanupProjects);
 
+const noMessage = (): void => { throw new Error('no wake message expected: the worker was not asleep'); };
 const item = (s: number, fields: Partial<WireItem> = {}): WireItem => ({ s, id: `id-${s}`, attempt: 1, source: { file: 'in.jsonl', line: s + 1 }, ...fields });
 
 async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
@@ -25,7 +26,7 @@ async function waitFor(check: () => boolean, ms: number, what: string): Promise<
 describe('mailbox', () => {
   it('carries JSON records, JSON text (rj) and absent records exactly through the slot', () => {
     const sab = createMailbox(4096);
-    const pool = new PoolMailbox(sab);
+    const pool = new PoolMailbox(sab, noMessage);
     const worker = new WorkerMailbox(sab);
     const batch = [
       item(0, { record: { a: 1, b: [1, 'x', null, { c: true }], 'é': 'ünïcode \u{1F600}', n: -1.5e300 } }),
@@ -62,7 +63,7 @@ describe('mailbox', () => {
 
   it('holds one batch at a time: taken batches cannot be reclaimed, reclaimed ones cannot be taken', () => {
     const sab = createMailbox(64);
-    const pool = new PoolMailbox(sab);
+    const pool = new PoolMailbox(sab, noMessage);
     const worker = new WorkerMailbox(sab);
     expect(pool.unstarted).toBe(0);
     expect(pool.put(encodeBatch([item(0, { record: 1 })])!)).toBe(true);
@@ -87,7 +88,7 @@ describe('mailbox', () => {
 
   it('counts a posted batch as unstarted until the worker receives it', () => {
     const sab = createMailbox(64);
-    const pool = new PoolMailbox(sab);
+    const pool = new PoolMailbox(sab, noMessage);
     const worker = new WorkerMailbox(sab);
     pool.posting();
     expect(pool.unstarted).toBe(1);
@@ -97,6 +98,27 @@ describe('mailbox', () => {
     expect(worker.messageComing).toBe(false);
     expect(pool.unstarted).toBe(0);
     expect(worker.park(1)).toBe(false); // nothing: the bounded wait times out
+  });
+
+  it('a worker that has gone to sleep on its event loop is woken by a message, not left with a full slot', () => {
+    const sab = createMailbox(256);
+    let messages = 0;
+    const pool = new PoolMailbox(sab, () => { messages++; });
+    const worker = new WorkerMailbox(sab);
+    expect(pool.put(encodeBatch([item(0, { record: 1 })])!)).toBe(true);
+    expect(messages).toBe(0); // awake: it looks at the slot before it parks or sleeps
+    expect(worker.sleep()).toBe(false); // work came first: it does not sleep
+    expect(worker.take()).toHaveLength(1);
+    expect(worker.sleep()).toBe(true);
+    expect(pool.put(encodeBatch([item(1, { record: 2 })])!)).toBe(true);
+    expect(messages).toBe(1);
+    worker.awake();
+    expect(worker.take()![0]!.record).toBe(2);
+    // A batch posted as a message wakes it by itself.
+    expect(worker.sleep()).toBe(true);
+    pool.posting();
+    pool.wake(false);
+    expect(messages).toBe(1);
   });
 
   it('wakes a worker parked in Atomics.wait when a batch is put, long before its wait would time out', async () => {
@@ -116,7 +138,7 @@ describe('mailbox', () => {
       w.on('message', (m) => messages.push(m));
       await waitFor(() => messages.length === 1, 10_000, 'the worker to park');
       await new Promise((r) => setTimeout(r, 50));
-      expect(new PoolMailbox(sab).put(encodeBatch([item(7, { record: { hello: 'worker' } })])!)).toBe(true);
+      expect(new PoolMailbox(sab, noMessage).put(encodeBatch([item(7, { record: { hello: 'worker' } })])!)).toBe(true);
       await waitFor(() => messages.length === 2, 20_000, 'the worker to wake');
       expect(messages[1]).toEqual({ woken: true, items: [item(7, { record: { hello: 'worker' } })] });
     } finally {
@@ -222,6 +244,18 @@ export default definePipeline({
         expect(r.thread, `${s.id} ran on the long item's worker`).not.toBe(long.thread);
         expect(r.ended, `${s.id} waited for the long item`).toBeLessThanOrEqual(long.ended);
       }
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it('a worker idle long enough to stop parking (asleep on its event loop) still gets the next batches', async () => {
+    const { pool, ran, run } = await sleepyPool(2);
+    try {
+      await run([{ id: 'a', ms: 0 }, { id: 'b', ms: 0 }, { id: 'c', ms: 0 }]);
+      await new Promise((r) => setTimeout(r, 1_500)); // past sleepAfterMs
+      await run(Array.from({ length: 6 }, (_, i) => ({ id: `later-${i}`, ms: 5 })));
+      expect(new Set(['a', 'b', 'c'].map((id) => ran.get(id)!.thread)).size).toBe(2);
     } finally {
       await pool.stop();
     }
