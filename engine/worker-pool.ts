@@ -134,13 +134,15 @@ export class WorkerPool<T> {
     }
   }
 
-  /** At the tail of the work, a batch waiting in one worker's mailbox goes to a worker that has none. */
+  /** At the tail of the work, a batch waiting behind a running one in a worker's mailbox goes to a worker that has none. */
   private rebalance(): void {
     if (this.source.waiting > 0) return;
     let idle = false;
     for (const w of this.workers) if (w.batches === 0 && this.accepting(w)) { idle = true; break; }
     if (!idle) return;
-    for (const w of this.workers) if (this.reclaim(w)) return; // the source has the items again and kicked
+    // Only from behind a running batch: a worker's only batch is about to start where it is, and taking
+    // it back could hand it straight back to the same (now idle) worker, round and round.
+    for (const w of this.workers) if (w.batches > 1 && this.reclaim(w)) return; // the source has the items again and kicked
   }
 
   /** Takes back the batch waiting in `w`'s mailbox, if not started yet, and returns its items to the source. */

@@ -177,7 +177,7 @@ export default definePipeline({
     expect(out).toHaveLength(450);
   });
 
-  interface Job { id: string; ms: number; tick?: true }
+  interface Job { id: string; ms: number; tick?: true; busyAfter?: number }
   interface Ran { thread: number; started: number; ended: number }
 
   /** A pool driven directly, as the engine drives it: a queue, results by id, items handed back. */
@@ -188,10 +188,12 @@ import { definePipeline } from 'pipeline-tui';
 import { threadId } from 'node:worker_threads';
 export default definePipeline({
   name: 'sleepy',
-  async process(r: { ms: number; tick?: boolean }) {
+  async process(r: { ms: number; tick?: boolean; busyAfter?: number }) {
     const started = Date.now();
     // A timer of the worker's own that outlives the item: it must fire while the worker is idle.
     if (r.tick) setTimeout(() => console.log('tick after the item'), 200);
+    // Keeps the worker busy after the item, outside any item, so a batch given meanwhile waits unstarted.
+    if (r.busyAfter) setTimeout(() => { const end = Date.now() + r.busyAfter!; while (Date.now() < end); }, 0);
     await new Promise((res) => setTimeout(res, r.ms));
     return { thread: threadId, started, ended: Date.now() };
   },
@@ -205,7 +207,7 @@ export default definePipeline({
       take: (max) => queue.splice(0, max),
       get waiting() { return queue.length; },
     }, {
-      toWire: (j, s) => ({ s, id: j.id, attempt: 1, source: { file: 'jobs', line: 1 }, record: j.tick ? { ms: j.ms, tick: true } : { ms: j.ms } }),
+      toWire: (j, s) => ({ s, id: j.id, attempt: 1, source: { file: 'jobs', line: 1 }, record: { ms: j.ms, ...(j.tick ? { tick: true } : {}), ...(j.busyAfter ? { busyAfter: j.busyAfter } : {}) } }),
       results: (items, results) => results.forEach((r, i) => {
         if (!r.ok) throw new Error(`${items[i]!.id} failed: ${r.error.message}`);
         ran.set(items[i]!.id, JSON.parse(r.json) as Ran);
@@ -244,6 +246,21 @@ export default definePipeline({
         expect(r.thread, `${s.id} ran on the long item's worker`).not.toBe(long.thread);
         expect(r.ended, `${s.id} waited for the long item`).toBeLessThanOrEqual(long.ended);
       }
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it('a worker\'s only batch, given while it is busy outside any item, stays with it (not taken back and forth)', async () => {
+    const { pool, ran, handedBack, run } = await sleepyPool(2);
+    try {
+      await run([{ id: 'a', ms: 0 }, { id: 'b', ms: 0 }, { id: 'c', ms: 0 }]);
+      await new Promise((r) => setTimeout(r, 50));
+      // Both idle: the first worker gets 'busy', then (busy for 400 ms) 'next' in its mailbox, while the other idles.
+      await run([{ id: 'busy', ms: 0, busyAfter: 400 }]);
+      await run([{ id: 'next', ms: 0 }]);
+      expect(ran.get('next')!.thread).toBe(ran.get('busy')!.thread);
+      expect(handedBack).toEqual([]);
     } finally {
       await pool.stop();
     }
