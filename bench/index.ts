@@ -2,7 +2,7 @@
 // Targets live here, never in tests: tests assert behaviour, this file measures.
 import os from 'node:os';
 import { checkpointCost, cpuBound, dispatchLatency, engineThroughput, millionLines } from './engine-bench.js';
-import { piscinaAllAtOnce, piscinaWindow, rawPostMessageLatency, threadsSpawn } from './peers.js';
+import { atomicsWakeLatency, piscinaAllAtOnce, piscinaWindow, rawPostMessageLatency, threadsSpawn } from './peers.js';
 import { dashboardBench } from './dashboard-bench.js';
 import { distributedBench } from './distributed-bench.js';
 import { inputMemory } from './io-bench.js';
@@ -43,7 +43,10 @@ rows.push({ metric: `CPU-bound speedup 1->2 threads (${cpuItems} items)`, ours: 
 step('idle dispatch latency');
 const lat = await dispatchLatency(quick ? 300 : 2000);
 const raw = await rawPostMessageLatency(quick ? 300 : 2000);
+const wake = await atomicsWakeLatency(quick ? 300 : 2000, false);
+const wakeJson = await atomicsWakeLatency(quick ? 300 : 2000, true);
 rows.push({ metric: 'idle dispatch latency p50 / p99', ours: `${fmt(lat.p50, 1)} µs / ${fmt(lat.p99, 1)} µs`, peer: `bare postMessage ${fmt(raw.p50, 1)} / ${fmt(raw.p99, 1)} µs`, ratio: `${fmt(lat.p50 / raw.p50, 2)}x`, target: 'p50 < 50 µs', ok: lat.p50 < 50 });
+rows.push({ metric: '', ours: '', peer: `floor: bare Atomics wake ${fmt(wake.p50, 1)} / ${fmt(wake.p99, 1)} µs, with a 1-item JSON batch ${fmt(wakeJson.p50, 1)} / ${fmt(wakeJson.p99, 1)} µs`, ratio: `${fmt(lat.p50 / wakeJson.p50, 2)}x`, target: '', ok: null });
 
 step(`checkpoint cost over ${fmt(MILLION)} items`);
 const ck = await checkpointCost(MILLION, MILLION / 10);

@@ -74,3 +74,49 @@ export async function rawPostMessageLatency(samples: number): Promise<{ p50: num
   const pick = (p: number) => lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)]!;
   return { p50: pick(50), p99: pick(99) };
 }
+
+/**
+ * The floor for any shared-memory wake: an idle worker blocked in Atomics.wait, woken by Atomics.notify, one
+ * way, in microseconds. `payload`: the batch also crosses, as JSON in the shared buffer (what a real dispatch
+ * must carry at least); without it only the wake is measured.
+ */
+export async function atomicsWakeLatency(samples: number, payload: boolean): Promise<{ p50: number; p99: number }> {
+  const { Worker: NodeWorker } = await import('node:worker_threads');
+  const sab = new SharedArrayBuffer(16 + 4096);
+  const w = new NodeWorker(`
+    const { workerData, parentPort } = require('node:worker_threads');
+    const ctl = new Int32Array(workerData, 0, 2); const bytes = Buffer.from(workerData, 16);
+    function loop() {
+      for (;;) {
+        const r = Atomics.wait(ctl, 0, 0, 50);
+        const n = Atomics.load(ctl, 1);
+        if (Atomics.load(ctl, 0) !== 0) {
+          const batch = n > 0 ? JSON.parse(bytes.toString('utf8', 0, n)) : null;
+          const at = performance.timeOrigin + performance.now();
+          Atomics.store(ctl, 0, 0);
+          parentPort.postMessage({ at, ok: n === 0 || batch.length === 1 });
+        }
+        if (r === 'timed-out') { setImmediate(loop); return; }
+      }
+    }
+    loop();`, { eval: true, workerData: sab });
+  const ctl = new Int32Array(sab, 0, 2);
+  const bytes = Buffer.from(sab, 16);
+  const lat: number[] = [];
+  await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < samples + 50; i++) {
+    await new Promise((r) => setTimeout(r, 2));
+    const reply = new Promise<{ at: number; ok: boolean }>((r) => w.once('message', r));
+    const t0 = performance.timeOrigin + performance.now();
+    Atomics.store(ctl, 1, payload ? bytes.write(JSON.stringify([[i, String(i), 1, { file: 'bench' }, {}]]), 0, 'utf8') : 0);
+    Atomics.store(ctl, 0, 1);
+    Atomics.notify(ctl, 0);
+    const { at, ok } = await reply;
+    if (!ok) throw new Error('atomics floor: the batch did not arrive');
+    if (i >= 50) lat.push((at - t0) * 1000);
+  }
+  await w.terminate();
+  lat.sort((a, b) => a - b);
+  const pick = (p: number) => lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)]!;
+  return { p50: pick(50), p99: pick(99) };
+}

@@ -42,19 +42,27 @@ export interface WireError {
 
 export interface WorkerInit {
   file: string;
+  /** The stage this worker's pool runs. */
+  stage: number;
   /** Index of this worker's slot in the shared progress buffers. */
   slot: number;
   progressSeq: SharedArrayBuffer;
   progressTime: SharedArrayBuffer;
   timeouts: number[];
+  /** This worker's batch slot and wake-up words (mailbox.ts). */
+  mailbox: SharedArrayBuffer;
 }
 
 /**
- * Batches travel as single tagged messages beside threads.js's protocol: a threads.js call costs
- * three messages (run, running, result) and a listener per call, which at 100k items is the cost.
- * threads.js still spawns the worker, checks its start-up and exposes its control API.
+ * Batches travel through the worker's mailbox (shared memory, mailbox.ts) or as single tagged messages,
+ * both beside threads.js's protocol: a threads.js call costs three messages (run, running, result) and a
+ * listener per call, which at 100k items is the cost. threads.js still spawns the worker, checks its
+ * start-up and exposes its control API.
  */
 export interface BatchMessage { __pt: 'batch'; stage: number; items: WireItem[] }
+
+/** A batch is in the mailbox of a worker that stopped watching it (idle for a while, see mailbox.ts). */
+export interface WakeMessage { __pt: 'wake' }
 
 /** Raw messages a worker posts outside threads.js's request/response protocol. */
 export type WorkerSideMessage =

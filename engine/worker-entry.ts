@@ -1,4 +1,4 @@
-// Runs inside every worker thread. Loads the pipeline once, then runs batches the pool sends.
+// Runs inside every worker thread. Loads the pipeline once, then runs the batches the pool gives it.
 import { parentPort, workerData } from 'node:worker_threads';
 import { expose } from 'threads/worker';
 import { describeThrown, ErrorCode, isPermanent } from './errors.js';
@@ -8,12 +8,14 @@ import { installWorkerSandbox } from './sandbox.js';
 import { locateInPipeline } from './stack.js';
 import type { ProcessContext, ProcessFn, PipelineDefinition } from './types.js';
 import type { LlmRequest, LlmResponse } from './providers/adapters.js';
-import type { BatchMessage, LlmReply, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
+import { parkMs, sleepAfterMs, WorkerMailbox } from './mailbox.js';
+import type { BatchMessage, LlmReply, WakeMessage, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
 
 process.setSourceMapsEnabled(true);
 const init = workerData as WorkerInit;
 const seqView = new Int32Array(init.progressSeq);
 const timeView = new Float64Array(init.progressTime);
+const mailbox = new WorkerMailbox(init.mailbox);
 const post = (m: WorkerSideMessage) => parentPort!.postMessage(m);
 
 function toWireError(thrown: unknown, fallbackCode: string): WireError {
@@ -57,14 +59,14 @@ function strictReplacer(_key: string, value: unknown): unknown {
 // ctx.llm runs in the main thread, where the limiter is shared by every worker.
 const llmCalls = new Map<number, { resolve: (v: LlmResponse) => void; reject: (e: Error) => void }>();
 let nextCall = 1;
-parentPort!.on('message', (m: LlmReply) => {
-  if (m?.__pt !== 'llm-done') return;
+
+function onLlmReply(m: LlmReply): void {
   const pending = llmCalls.get(m.call);
   if (!pending) return;
   llmCalls.delete(m.call);
   if (m.ok) pending.resolve(m.value);
   else pending.reject(Object.assign(new Error(m.error.message), { name: m.error.name, code: m.error.code, ...(m.error.status === undefined ? {} : { status: m.error.status }) }));
-});
+}
 
 function llm(provider: string, request: LlmRequest, signal: AbortSignal): Promise<LlmResponse> {
   if (typeof provider !== 'string') return Promise.reject(new TypeError(`Expected ctx.llm's provider to be a string, got ${typeof provider}`));
@@ -81,59 +83,149 @@ class TimeoutSignal extends Error {
   readonly code = ErrorCode.Timeout;
 }
 
-async function runOne(stage: number, item: WireItem): Promise<WireResult> {
+function succeeded(item: WireItem, value: unknown, started: number): WireResult {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value === undefined ? null : value, strictReplacer);
+  } catch (e) {
+    const d = describeThrown(e);
+    return { s: item.s, ok: false, ms: performance.now() - started, error: { name: 'TypeError', message: `Result is not JSON-serialisable: ${d.message}`, code: ErrorCode.NotSerializable, permanent: true } };
+  }
+  const core = `"id":${JSON.stringify(item.id)},"result":${json},"source":${JSON.stringify(item.source)}}`;
+  return { s: item.s, ok: true, core, json: json!, ms: performance.now() - started };
+}
+
+function failed(item: WireItem, thrown: unknown, started: number): WireResult {
+  return { s: item.s, ok: false, ms: performance.now() - started, error: toWireError(thrown, ErrorCode.Transient) };
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/**
+ * Runs one item. Synchronous when process() is: the time from a batch arriving to its first item
+ * starting is dispatch latency, so nothing is set up there that a synchronous item does not need.
+ * The AbortController is made when ctx.signal or ctx.llm first asks for it, and the timeout timer only
+ * for a process() that returned a promise (it covers the whole attempt, its synchronous part included;
+ * a synchronous process() cannot be interrupted by a timer anyway, only by the pool's watchdog).
+ */
+function runOne(stage: number, item: WireItem): WireResult | Promise<WireResult> {
   const fn = processors[stage]!;
+  let controller: AbortController | undefined;
+  const control = () => (controller ??= new AbortController());
+  const ctx: ProcessContext = {
+    id: item.id,
+    attempt: item.attempt,
+    get signal() { return control().signal; },
+    source: item.source,
+    stage,
+    log: (message: string) => post({ __pt: 'log', id: item.id, message: String(message) }),
+    llm: (provider, request) => llm(provider, request, control().signal),
+  };
+  timeView[init.slot] = Date.now();
+  Atomics.store(seqView, init.slot, item.s);
+  const started = performance.now();
+  let value: unknown;
+  try {
+    value = fn(item.rj === undefined ? item.record : JSON.parse(item.rj), ctx);
+  } catch (thrown) {
+    Atomics.store(seqView, init.slot, -1);
+    return failed(item, thrown, started);
+  }
+  if (isThenable(value)) return settle(stage, item, value, started, control);
+  try {
+    return succeeded(item, value, started);
+  } finally {
+    Atomics.store(seqView, init.slot, -1);
+  }
+}
+
+async function settle(stage: number, item: WireItem, pending: PromiseLike<unknown>, started: number, control: () => AbortController): Promise<WireResult> {
   const timeoutMs = init.timeouts[stage]!;
-  const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const err = new TimeoutSignal(`Timed out after ${timeoutMs} ms (attempt ${item.attempt})`);
-      controller.abort(err);
+      control().abort(err);
       reject(err);
-    }, timeoutMs);
+    }, Math.max(0, timeoutMs - (performance.now() - started)));
   });
-  const ctx: ProcessContext = {
-    id: item.id,
-    attempt: item.attempt,
-    signal: controller.signal,
-    source: item.source,
-    stage,
-    log: (message: string) => post({ __pt: 'log', id: item.id, message: String(message) }),
-    llm: (provider, request) => llm(provider, request, controller.signal),
-  };
-  const started = performance.now();
-  timeView[init.slot] = Date.now();
-  Atomics.store(seqView, init.slot, item.s);
   try {
-    const record = item.rj === undefined ? item.record : JSON.parse(item.rj);
-    const value = await Promise.race([fn(record, ctx), timedOut]);
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(value === undefined ? null : value, strictReplacer);
-    } catch (e) {
-      const d = describeThrown(e);
-      return { s: item.s, ok: false, ms: performance.now() - started, error: { name: 'TypeError', message: `Result is not JSON-serialisable: ${d.message}`, code: ErrorCode.NotSerializable, permanent: true } };
-    }
-    const core = `"id":${JSON.stringify(item.id)},"result":${json},"source":${JSON.stringify(item.source)}}`;
-    return { s: item.s, ok: true, core, json: json!, ms: performance.now() - started };
+    return succeeded(item, await Promise.race([pending, timedOut]), started);
   } catch (thrown) {
-    return { s: item.s, ok: false, ms: performance.now() - started, error: toWireError(thrown, ErrorCode.Transient) };
+    return failed(item, thrown, started);
   } finally {
     clearTimeout(timer);
     Atomics.store(seqView, init.slot, -1);
   }
 }
 
-// Batches run one after another, in arrival order, items within a batch in order.
-let chain: Promise<void> = Promise.resolve();
-parentPort!.on('message', (m: BatchMessage) => {
-  if (m?.__pt !== 'batch') return;
-  chain = chain.then(async () => {
-    const out: WireResult[] = new Array(m.items.length);
-    for (let i = 0; i < m.items.length; i++) out[i] = await runOne(m.stage, m.items[i]!);
-    post({ __pt: 'results', results: out });
-  });
+// Batches come by message or through the mailbox (see mailbox.ts); they run one after another, oldest
+// first, items within a batch in order. `received` holds message batches not started yet (at most one
+// while the pool keeps its invariant, but a queue costs nothing and never loses one).
+const received: WireItem[][] = [];
+let draining = false;
+// An idle worker parks only once it has run a batch: before that, threads.js's start-up call may still come.
+let mayPark = false;
+let idleSince = -1;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function drain(first: WireItem[]): Promise<void> {
+  draining = true;
+  try {
+    let batch: WireItem[] | undefined = first;
+    while (batch) {
+      const out: WireResult[] = new Array(batch.length);
+      for (let i = 0; i < batch.length; i++) {
+        const r = runOne(init.stage, batch[i]!);
+        out[i] = r instanceof Promise ? await r : r;
+      }
+      // Take the next batch before reporting this one: the pool then finds the slot free when the
+      // results arrive and refills it, so a busy worker always has its next batch at hand.
+      batch = received.shift() ?? mailbox.take();
+      post({ __pt: 'results', results: out });
+      // Timers, I/O and stdout get a turn between batches, as they did when every batch was a message.
+      if (batch) await nextTurn();
+    }
+  } finally {
+    draining = false;
+  }
+  mayPark = true;
+  setImmediate(idle);
+}
+
+/**
+ * With nothing to run: start what has come, else wait for the pool in Atomics.wait, a bounded time
+ * and then a turn of the event loop, over and over; after `sleepAfterMs` of that, on the event loop only.
+ */
+function idle(): void {
+  for (;;) {
+    if (draining) return;
+    const batch = received.shift() ?? mailbox.take();
+    if (batch) { idleSince = -1; void drain(batch); return; }
+    if (!mayPark || mailbox.messageComing) return; // the event loop delivers it
+    if (idleSince < 0) idleSince = performance.now();
+    if (performance.now() - idleSince > sleepAfterMs) {
+      if (mailbox.sleep()) return; // a 'wake' message comes with the next batch
+    } else if (!mailbox.park(parkMs)) {
+      setImmediate(idle);
+      return;
+    }
+  }
+}
+
+parentPort!.on('message', (m: BatchMessage | WakeMessage | LlmReply) => {
+  if (m?.__pt === 'batch') {
+    mailbox.received();
+    mailbox.awake();
+    received.push(m.items);
+    if (!draining) idle();
+  } else if (m?.__pt === 'wake') {
+    mailbox.awake();
+    idleSince = -1;
+    if (!draining) idle();
+  } else if (m?.__pt === 'llm-done') onLlmReply(m);
 });
 
 expose({

@@ -3,9 +3,11 @@ import type { Readable } from 'node:stream';
 import { spawn, Thread, Worker } from './threads.js';
 import { ErrorCode, messages } from './errors.js';
 import { BatchSizer } from './batching.js';
+import { createMailbox } from './mailbox.js';
+import { PoolWorker } from './pool-worker.js';
 import { workerEnv } from './sandbox.js';
 import type { LlmRequest, LlmResponse } from './providers/adapters.js';
-import type { BatchMessage, LlmReply, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
+import type { LlmReply, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
 
 /** Where the pool gets work from; the engine owns ordering, the pool only asks. */
 export interface PoolSource<T> {
@@ -30,21 +32,6 @@ export interface PoolOptions {
   stage: number;
   timeouts: number[];
   size: number;
-}
-
-interface PoolWorker<T> {
-  id: number;
-  slot: number;
-  native: InstanceType<typeof Worker>;
-  thread: { stages(): Promise<number> } | undefined;
-  outstanding: Map<number, T>;
-  batches: number;
-  nextSeq: number;
-  retiring: boolean;
-  dead: boolean;
-  crash: WireError | undefined;
-  /** ctx.llm calls in flight for this worker, aborted if it dies. */
-  calls: Map<number, AbortController>;
 }
 
 // Slots index the shared progress arrays; a generous fixed count avoids reallocating shared memory.
@@ -93,6 +80,8 @@ export class WorkerPool<T> {
   get targetSize(): number { return this.target; }
   get busy(): number { let n = 0; for (const w of this.workers) if (!w.dead && w.outstanding.size > 0) n++; return n; }
   get inFlight(): number { let n = 0; for (const w of this.workers) n += w.outstanding.size; return n; }
+  /** Of `inFlight`, the items of each worker's next batch, given but not started. */
+  get queued(): number { let n = 0; for (const w of this.workers) n += w.queued; return n; }
   private get liveCount(): number { let n = 0; for (const w of this.workers) if (!w.dead && !w.retiring) n++; return n; }
 
   /** Grows at once; shrinks by retiring workers as they finish what they hold, never killing work. */
@@ -110,50 +99,66 @@ export class WorkerPool<T> {
       if (live <= n) break;
       w.retiring = true;
       live--;
+      this.reclaim(w);
       if (w.outstanding.size === 0) this.retire(w);
     }
+  }
+
+  /** Paused or stopping: nothing new starts, so batches still waiting in a mailbox go back to the source. */
+  setDispatch(state: 'running' | 'paused' | 'stopping'): void {
+    if (state !== 'running') for (const w of this.workers) this.reclaim(w);
   }
 
   /** Offers work to every worker with room for another batch. */
   kick(): void {
     if (this.stopped) return;
-    const waiting = this.source.waiting;
-    if (waiting === 0) return;
+    if (this.source.waiting > 0) this.dispatch();
+    this.rebalance();
+  }
+
+  private accepting(w: PoolWorker<T>): boolean { return w.thread !== undefined && !w.dead && !w.retiring; }
+
+  private dispatch(): void {
     // Split what is waiting fairly, so the last items do not all land in one worker while others idle.
-    const fair = Math.max(1, Math.ceil(waiting / Math.max(1, this.workers.size)));
-    for (const w of this.workers) {
-      if (!w.thread || w.dead || w.retiring) continue;
-      while (w.batches < this.sizer.maxOutstanding) {
+    const fair = Math.max(1, Math.ceil(this.source.waiting / Math.max(1, this.workers.size)));
+    const reclaimableOnly = this.sizer.reclaimableOnly;
+    // Every idle worker gets a batch before a busy one gets its next.
+    for (let held = 0; held < this.sizer.maxOutstanding; held++) {
+      for (const w of this.workers) {
+        if (w.batches !== held || !this.accepting(w)) continue;
+        if (held > 0 && !w.mayQueue(reclaimableOnly)) continue;
         const items = this.source.take(Math.min(this.sizer.size, fair));
         if (items.length === 0) return;
-        this.send(w, items);
+        w.send(items, this.hooks.toWire, this.stage);
       }
     }
   }
 
-  private send(w: PoolWorker<T>, items: T[]): void {
-    const wire = new Array<WireItem>(items.length);
-    for (let i = 0; i < items.length; i++) {
-      const s = w.nextSeq++;
-      w.outstanding.set(s, items[i]!);
-      wire[i] = this.hooks.toWire(items[i]!, s);
-    }
-    w.batches++;
-    const message: BatchMessage = { __pt: 'batch', stage: this.stage, items: wire };
-    w.native.postMessage(message);
+  /** At the tail of the work, a batch waiting behind a running one in a worker's mailbox goes to a worker that has none. */
+  private rebalance(): void {
+    if (this.source.waiting > 0) return;
+    let idle = false;
+    for (const w of this.workers) if (w.batches === 0 && this.accepting(w)) { idle = true; break; }
+    if (!idle) return;
+    // Only from behind a running batch: a worker's only batch is about to start where it is, and taking
+    // it back could hand it straight back to the same (now idle) worker, round and round.
+    for (const w of this.workers) if (w.batches > 1 && this.reclaim(w)) return; // the source has the items again and kicked
+  }
+
+  /** Takes back the batch waiting in `w`'s mailbox, if not started yet, and returns its items to the source. */
+  private reclaim(w: PoolWorker<T>): boolean {
+    const items = w.reclaim();
+    if (!items) return false;
+    // Never ran: handed back like a crashed worker's innocent items (the source gives back their attempt).
+    this.hooks.lost(undefined, items, { name: 'Reclaimed', message: 'taken back before it started', code: ErrorCode.Transient, permanent: false }, w.id);
+    return true;
   }
 
   private onResults(w: PoolWorker<T>, results: WireResult[]): void {
     if (w.dead) return; // already handed back to the engine when the worker was replaced
-    w.batches--;
-    const items = new Array<T>(results.length);
+    const items = w.settle(results);
     let ms = 0;
-    for (let i = 0; i < results.length; i++) {
-      const r = results[i]!;
-      items[i] = w.outstanding.get(r.s)!;
-      w.outstanding.delete(r.s);
-      ms += r.ms;
-    }
+    for (let i = 0; i < results.length; i++) ms += results[i]!.ms;
     this.sizer.observe(results.length, ms);
     this.hooks.results(items, results, w.id);
     if (w.retiring && w.outstanding.size === 0) this.retire(w);
@@ -164,11 +169,12 @@ export class WorkerPool<T> {
     const slot = this.freeSlots.pop();
     if (slot === undefined) throw new RangeError(`Expected at most ${maxSlots} workers`);
     Atomics.store(this.seqView, slot, -1);
-    const init: WorkerInit = { file: this.options.file, slot, progressSeq: this.progressSeq, progressTime: this.progressTime, timeouts: this.options.timeouts };
+    const mailbox = createMailbox();
+    const init: WorkerInit = { file: this.options.file, stage: this.stage, slot, progressSeq: this.progressSeq, progressTime: this.progressTime, timeouts: this.options.timeouts, mailbox };
     // In a sandbox, pipeline code sees only the environment variables it was allowed.
     const env = workerEnv();
     const native = new Worker(entry, { workerData: init, stdout: true, stderr: true, ...(env ? { env } : {}) } as never) as InstanceType<typeof Worker>;
-    const w: PoolWorker<T> = { id: nextWorkerId++, slot, native, thread: undefined, outstanding: new Map(), batches: 0, nextSeq: 0, retiring: false, dead: false, crash: undefined, calls: new Map() };
+    const w = new PoolWorker<T>(nextWorkerId++, slot, native, mailbox);
     this.workers.add(w);
     const n = native as unknown as NodeJS.EventEmitter & { stdout: Readable; stderr: Readable };
     for (const stream of [n.stdout, n.stderr]) {

@@ -234,6 +234,20 @@ describe('BatchSizer', () => {
     slow.observe(0, 0); // ignored
     expect(slow.size).toBe(1);
   });
+
+  it('lets a worker hold its next batch of slow items only where it can be taken back, and not past 50 ms an item', () => {
+    const unknown = new BatchSizer(4, 512);
+    expect(unknown.maxOutstanding).toBe(1);
+    const fast = new BatchSizer(4, 512);
+    fast.observe(100, 10); // 0.1 ms each
+    expect([fast.maxOutstanding, fast.reclaimableOnly]).toEqual([2, false]);
+    const medium = new BatchSizer(4, 512);
+    medium.observe(1, 11); // like the CPU-bound bench
+    expect([medium.size, medium.maxOutstanding, medium.reclaimableOnly]).toEqual([1, 2, true]);
+    const slow = new BatchSizer(4, 512);
+    slow.observe(1, 60);
+    expect([slow.size, slow.maxOutstanding]).toEqual([1, 1]);
+  });
 });
 
 describe('RunStats rate and ETA (driven by a fake 1-second ticker, as the engine does)', () => {
