@@ -168,6 +168,9 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       c.done = store.done.size;
       c.failed = store.failed.size;
       c.total = this.opts.retryFailed ? store.done.size + store.failed.size : Math.max(await estimateTotal(files), 0);
+      // Sized once for the ids to come (16 bytes each: a default id; untouched room costs no memory):
+      // grown by doublings instead, each old table would stay allocated until a full GC, 18 MB at 1M ids.
+      if (c.total > store.ids.count) store.ids.expect(c.total - store.ids.count, (c.total - store.ids.count) * 16);
       if (this.metricsPort !== undefined) this.metrics = await serveMetrics(this.metricsPort, () => engineMetrics(this.stats()));
       if (this.redisUrl) {
         const { DistributedRun } = await import('./distributed/coordinator.js');

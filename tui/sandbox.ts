@@ -78,6 +78,9 @@ export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Pr
     '--experimental-permission',
     // Our worker threads need it; see the README for what that leaves open.
     '--allow-worker',
+    // The launcher's v8.setFlagsFromString (bin/) reaches worker threads only: a main thread's young
+    // generation is sized when the process starts, and left at V8's default it grows to 32 MB in a run.
+    '--max-semi-space-size=4',
     ...fsFlags('--allow-fs-read', grant.read, [...runtimeRead, cacheDir]),
     ...fsFlags('--allow-fs-write', grant.write, [cacheDir]),
     // The permission model announces itself on stderr at every start; the README says it once instead.
