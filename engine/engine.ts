@@ -270,9 +270,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
         }
       }
       // A repeated id within one input is counted once; ids finished in an earlier run are already in the counts.
-      if (seen.has(id)) { this.stats_.counts.skipped++; continue; }
-      seen.add(id);
-      if (!this.opts.retryFailed && (store.done.has(id) || store.failed.has(id))) continue;
+      // One lookup in the id index serves both sets over it.
+      const at = store.ids.add(id);
+      if (!seen.addIndex(at)) { this.stats_.counts.skipped++; continue; }
+      if (!this.opts.retryFailed && (store.done.hasIndex(at) || store.failed.has(id))) continue;
       if (store.failed.size > 0 && 'line' in rec.source) this.clearParseFailure(`${rec.source.file}:${rec.source.line}`);
       const item: Item = { id, n: seq, source: rec.source, priority: 0, stage: 0, attempt: 0, errors: [] };
       if (rec.error !== undefined) { this.deadLetterNow(item, ErrorCode.ParseError, rec.error); continue; }

@@ -83,6 +83,25 @@ describe('IdSet', () => {
     expect(s.has((59_999).toString(16).padStart(16, '0'))).toBe(true);
   });
 
+  it('keeps default ids (16 lowercase hex digits) in 8 bytes, exactly: near misses stay what they are', () => {
+    const hex = ['0123456789abcdef', 'ffffffffffffffff', '0000000000000000', 'a1b2c3d4e5f60718'];
+    const near = ['0123456789ABCDEF', '0123456789abcde', '0123456789abcdef0', '0123456789abcdeg', 'g123456789abcdef', '０123456789abcde'];
+    const s = new IdSet();
+    for (const id of [...hex, ...near]) s.add(id);
+    expect([...s]).toEqual([...hex, ...near]);
+    for (const id of [...hex, ...near]) expect(s.has(id)).toBe(true);
+    expect(s.has('0123456789abcdee')).toBe(false);
+    expect(s.has('0123456789abcdeF')).toBe(false);
+    // From journal bytes too, and the same id from either side is one id.
+    const buf = Buffer.from('"fedcba9876543210" "0123456789abcdef"', 'latin1');
+    expect(s.addAscii(buf, 1, 17)).toBe(true);
+    expect(s.addAscii(buf, 20, 36)).toBe(false);
+    expect(s.has('fedcba9876543210')).toBe(true);
+    const parts: Buffer[] = [];
+    for (const chunk of s.jsonChunks('', ',')) parts.push(Buffer.from(chunk));
+    expect(JSON.parse(`[${Buffer.concat(parts).toString('utf8')}]`)).toEqual([...hex, ...near, 'fedcba9876543210']);
+  });
+
   it('addAscii (from journal bytes) and add (from strings) agree on the same id', () => {
     const buf = Buffer.from('xx"item-7"yy"item-8"', 'latin1');
     const s = new IdSet();
