@@ -38,7 +38,7 @@ describe('isJson', () => {
     expect(isJson(slice, 2, 8)).toBe(false);
   });
 
-  it('answers for nesting deeper than its stack allows by asking JSON.parse', () => {
+  it('checks nesting of any depth', () => {
     const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
     const b = Buffer.from(deep);
     expect(isJson(b, 0, b.length)).toBe(parses(deep));
