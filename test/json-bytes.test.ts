@@ -38,6 +38,25 @@ describe('isJson', () => {
     expect(isJson(slice, 2, 8)).toBe(false);
   });
 
+  it('agrees with JSON.parse on 20,000 random one-byte edits of journal-like lines', () => {
+    let seed = 42;
+    const random = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+    const alphabet = Buffer.from('{}[]",:.-+eE0123456789 \t\nabcdefnulltruefalse\\u/\u0001é');
+    const bases = samples.filter(parses).map((t) => Buffer.from(t));
+    let disagreements = 0;
+    for (let k = 0; k < 20_000; k++) {
+      const base = bases[random(bases.length)]!;
+      const at = random(base.length + 1);
+      const op = random(3);
+      const byte = Buffer.from([alphabet[random(alphabet.length)]!]);
+      const edited = op === 0 ? Buffer.concat([base.subarray(0, at), byte, base.subarray(at)])
+        : op === 1 ? Buffer.concat([base.subarray(0, at), base.subarray(at + 1)])
+        : Buffer.concat([base.subarray(0, at), byte, base.subarray(at + 1)]);
+      if (isJson(edited, 0, edited.length) !== parses(edited.toString('utf8'))) disagreements++;
+    }
+    expect(disagreements).toBe(0);
+  });
+
   it('checks nesting of any depth', () => {
     const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
     const b = Buffer.from(deep);
