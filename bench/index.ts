@@ -55,7 +55,7 @@ rows.push({ metric: `resume: open ${fmt(MILLION)}-item state`, ours: `${fmt(ck.r
 
 step(`CLI on a ${fmt(MILLION)}-line jsonl`);
 const m = await millionLines(MILLION);
-rows.push({ metric: `peak RSS, CLI on ${fmt(MILLION)}-line jsonl`, ours: `${fmt(m.rssMb)} MB (${fmt(m.itemsPerSec)} items/s)`, target: '< 300 MB', ok: m.rssMb < 300 });
+rows.push({ metric: `peak RSS (process tree), CLI on ${fmt(MILLION)}-line jsonl`, ours: `${fmt(m.rssMb)} MB, launcher ${fmt(m.launcherMb)} (${fmt(m.itemsPerSec)} items/s)`, target: '< 300 MB', ok: m.rssMb < 300 });
 rows.push({ metric: `re-run with all ${fmt(MILLION)} done (resume, nothing left)`, ours: `${fmt(m.resumeRunMs)} ms`, target: '', ok: null });
 
 step('rate limiters: 400 jobs of 100 ms at 20/s (ours, bottleneck minTime, bottleneck reservoir)');
@@ -74,7 +74,7 @@ rows.push({ metric: 'cold start to first item done (median)', ours: `${fmt(rt.sa
 
 step(`inputs: RSS on ${fmt(MILLION)}-row jsonl and csv`);
 const io = await inputMemory(MILLION);
-rows.push({ metric: `peak RSS, ${fmt(MILLION)}-row jsonl / csv`, ours: `${fmt(io.jsonl.rssMb)} MB / ${fmt(io.csv.rssMb)} MB`, target: '< 300 MB', ok: io.jsonl.rssMb < 300 && io.csv.rssMb < 300 });
+rows.push({ metric: `peak RSS (process tree), ${fmt(MILLION)}-row jsonl / csv`, ours: `${fmt(io.jsonl.rssMb)} MB / ${fmt(io.csv.rssMb)} MB, launcher ${fmt(io.jsonl.launcherMb)} / ${fmt(io.csv.launcherMb)}`, target: '< 300 MB', ok: io.jsonl.rssMb < 300 && io.csv.rssMb < 300 });
 
 step('dashboard on a pseudo-terminal vs plain');
 const db = await dashboardBench();

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -41,6 +42,68 @@ export function peakRssMb(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Resident set of a running process now (VmRSS), in MB; 0 once it has gone. */
+export function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The process and its descendants, parents first. */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const tid of readdirSync(`/proc/${out[i]}/task`)) {
+        const kids = readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8').trim();
+        if (kids) out.push(...kids.split(/\s+/).map(Number));
+      }
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+export interface CliRun {
+  ms: number;
+  code: number | null;
+  /**
+   * Peak of the summed resident sets of the CLI's process tree, sampled every 50 ms, MB: what the run
+   * costs the machine. The launcher re-executes itself as a sandboxed child that does the work (see
+   * tui/sandbox.ts), so the launcher alone says little; its worker threads are inside the child.
+   */
+  rssMb: number;
+  /** The launcher's share of that peak (its resident set at that moment), MB. */
+  launcherMb: number;
+  /** The largest peak (VmHWM) of any one process of the tree, MB: the one that runs the pipeline. */
+  runnerRssMb: number;
+}
+
+/** Runs the CLI (`node cli ...args` in `cwd`, stdout ignored) and measures its whole process tree. */
+export function runCliMeasured(cli: string, args: string[], cwd: string): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+    let rss = 0;
+    let launcher = 0;
+    let runner = 0;
+    const poll = setInterval(() => {
+      const tree = processTree(child.pid!);
+      const each = tree.map(rssMb);
+      const sum = each.reduce((a, b) => a + b, 0);
+      if (sum > rss) { rss = sum; launcher = each[0]!; }
+      for (const pid of tree) runner = Math.max(runner, peakRssMb(pid));
+    }, 50);
+    child.on('error', (e) => { clearInterval(poll); reject(e); });
+    child.on('exit', (code) => {
+      clearInterval(poll);
+      resolve({ ms: performance.now() - t0, code, rssMb: rss, launcherMb: launcher, runnerRssMb: runner });
+    });
+  });
 }
 
 export interface Row { metric: string; ours: string; peer?: string; ratio?: string; target: string; ok: boolean | null }

@@ -1,10 +1,11 @@
 import { writeAll } from './write-all.js';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
 import { messages } from '../engine/errors.js';
+import { CheckpointFile } from './checkpoint-file.js';
+import { IdIndex, IdSet } from './id-set.js';
 import { backupName, statePaths, type StatePaths } from './paths.js';
-import { JournalCorruptError, readJournal, trimPartialTail, type DeadLetter } from './journal.js';
+import { JournalCorruptError, replayJournal, trimPartialTail, type DeadLetter } from './journal.js';
 
 export interface RunRecord {
   startedAt: string;
@@ -33,21 +34,27 @@ export interface CheckpointDoc {
   runs: RunRecord[];
 }
 
-export interface OutputRecord { id: string; result: unknown; source: unknown }
+/** Journal bytes from `from` to `to`. */
+export interface JournalSpan { from: number; to: number }
 
+/**
+ * Where the jsonl output stood when the state was opened, and where in the journal the items are that
+ * it may lack. Spans, not the items: after a crash of a run with a csv output (which writes no output
+ * checkpoints) the items since the last one are the whole journal.
+ */
 export interface OutputTail {
   /** Output size the journal last vouched for. */
   committedBytes: number | null;
-  /** Items the journal committed after that, not yet vouched for in the output. */
-  pendingLines: OutputRecord[];
-  /** Items of the last committed group, in case the output write of that group was cut short. */
-  lastGroupLines: OutputRecord[];
+  /** The items the journal committed after that, not yet vouched for in the output. */
+  pending: JournalSpan;
+  /** The items of the last committed group, in case the output write of that group was cut short. */
+  lastGroup: JournalSpan;
   previousCommittedBytes: number | null;
 }
 
 function isDoc(v: unknown): v is CheckpointDoc {
   const d = v as CheckpointDoc;
-  return typeof d === 'object' && d !== null && d.version === 1 && Array.isArray(d.done) && typeof d.failed === 'object' &&
+  return typeof d === 'object' && d !== null && d.version === 1 && Array.isArray(d.done) && d.done.every((id) => typeof id === 'string') && typeof d.failed === 'object' &&
     typeof d.journalBytes === 'number' && Array.isArray(d.runs);
 }
 
@@ -57,17 +64,19 @@ function isDoc(v: unknown): v is CheckpointDoc {
  * end, stop, resume), because lowdb always rewrites the whole file.
  */
 export class CheckpointStore {
-  readonly done = new Set<string>();
+  /** Every id this process knows: the done ones, and (through sets over it, see `IdSet`) the engine's. */
+  readonly ids: IdIndex;
   readonly failed = new Map<string, DeadLetter>();
   readonly stages = new Map<string, { stage: number; json: string }>();
-  readonly outputTail: OutputTail = { committedBytes: null, pendingLines: [], lastGroupLines: [], previousCommittedBytes: null };
+  readonly outputTail: OutputTail = { committedBytes: null, pending: { from: 0, to: 0 }, lastGroup: { from: 0, to: 0 }, previousCommittedBytes: null };
   private journalFd: number;
   private journalBytes: number;
   private closed = false;
 
   private readOnly = false;
 
-  private constructor(readonly paths: StatePaths, private readonly db: Low<CheckpointDoc>) {
+  private constructor(readonly paths: StatePaths, private readonly db: Low<CheckpointDoc>, readonly done: IdSet) {
+    this.ids = done.ids;
     this.journalFd = openSync(paths.journal, 'a');
     this.journalBytes = fstatSync(this.journalFd).size;
   }
@@ -81,7 +90,8 @@ export class CheckpointStore {
     mkdirSync(paths.dir, { recursive: true });
     if (!options.readOnly) acquireLock(paths);
     const now = new Date().toISOString();
-    const db = new Low<CheckpointDoc>(new JSONFile(paths.doc), {
+    const done = new IdSet(new IdIndex());
+    const db = new Low<CheckpointDoc>(new CheckpointFile(paths.doc, done), {
       version: 1, pipeline, file, createdAt: now, updatedAt: now, journalBytes: 0, done: [], failed: {}, stages: {}, output: null, runs: [],
     });
     try {
@@ -100,7 +110,7 @@ export class CheckpointStore {
       const last = db.data.runs.at(-1);
       if (last?.status === 'running') last.status = 'crashed';
     }
-    const store = new CheckpointStore(paths, db);
+    const store = new CheckpointStore(paths, db, done);
     store.readOnly = options.readOnly ?? false;
     try {
       await store.replay();
@@ -113,32 +123,37 @@ export class CheckpointStore {
   }
 
   private async replay(): Promise<void> {
-    const doc = this.db.data;
-    for (const id of doc.done) this.done.add(id);
+    const doc = this.db.data; // its done ids are in `done` (see CheckpointFile)
     for (const [id, d] of Object.entries(doc.failed)) this.failed.set(id, d);
     for (const [id, s] of Object.entries(doc.stages ?? {})) this.stages.set(id, s);
     const tail = this.outputTail;
     tail.committedBytes = doc.output?.bytes ?? null;
     if (doc.journalBytes > this.journalBytes) throw new JournalCorruptError(0, `shorter (${this.journalBytes} bytes) than the state document says (${doc.journalBytes})`);
-    for await (const e of readJournal(this.paths.journal, doc.journalBytes)) {
-      switch (e.k) {
-        case 'd':
-          this.done.add(e.id);
-          this.failed.delete(e.id);
-          this.stages.delete(e.id);
-          tail.pendingLines.push(e);
-          break;
-        case 'x': this.failed.delete(e.id); break;
-        case 's': this.stages.set(e.id, { stage: e.st, json: e.r }); break;
-        case 'f': this.failed.set(e.id, e.e); this.stages.delete(e.id); break;
-        case 'o':
-          tail.previousCommittedBytes = tail.committedBytes;
-          tail.committedBytes = e.b;
-          tail.lastGroupLines = tail.pendingLines;
-          tail.pendingLines = [];
-          break;
-      }
-    }
+    // Where the done items not yet vouched for by an output checkpoint start.
+    let group = doc.journalBytes;
+    await replayJournal(this.paths.journal, doc.journalBytes, {
+      wantIds: () => this.failed.size > 0 || this.stages.size > 0,
+      done: (d) => {
+        if (d.id === undefined) { this.done.addAscii(d.buf, d.idStart, d.idEnd); return; }
+        this.done.add(d.id);
+        this.failed.delete(d.id);
+        this.stages.delete(d.id);
+      },
+      output: (bytes, start, end) => {
+        tail.previousCommittedBytes = tail.committedBytes;
+        tail.committedBytes = bytes;
+        tail.lastGroup = { from: group, to: start };
+        group = end + 1;
+      },
+      entry: (e) => {
+        switch (e.k) {
+          case 'x': this.failed.delete(e.id); break;
+          case 's': this.stages.set(e.id, { stage: e.st, json: e.r }); break;
+          case 'f': this.failed.set(e.id, e.e); this.stages.delete(e.id); break;
+        }
+      },
+    });
+    tail.pending = { from: Math.min(group, this.journalBytes), to: this.journalBytes };
   }
 
   get journalSize(): number { return this.journalBytes; }
@@ -154,7 +169,6 @@ export class CheckpointStore {
     const doc = this.db.data;
     doc.updatedAt = new Date().toISOString();
     doc.journalBytes = this.journalBytes;
-    doc.done = [...this.done];
     doc.failed = Object.fromEntries(this.failed);
     doc.stages = Object.fromEntries(this.stages);
     if (extra.output !== undefined) doc.output = extra.output;
@@ -165,7 +179,6 @@ export class CheckpointStore {
       if (doc.runs.length > 100) doc.runs.splice(0, doc.runs.length - 100);
     }
     await this.db.write();
-    doc.done = []; // the Set is the live copy; keeping both would double the memory of a large run
   }
 
   close(): void {

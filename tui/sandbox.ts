@@ -3,7 +3,7 @@
 // code needs), and forwards stdio, signals and the exit code. See README "What the sandbox protects against".
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmdirSync } from 'node:fs';
+import { mkdirSync, realpathSync, rmdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,13 +69,18 @@ export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Pr
   }, run.flags);
   const cacheDir = sandboxCacheDir(stateRoot, pipeline.name);
   // What our own code reads: the compiled CLI, its dependencies, package.json (for --version).
-  const runtimeRead = ['dist', 'node_modules', 'package.json', 'bin'].map((p) => path.join(packageRoot, p));
+  // Node checks module loads against their real path: a symlinked node_modules (a git worktree sharing
+  // one, `npm link`) must be granted where it really is, or the child cannot load its own dependencies.
+  const runtimeRead = ['dist', 'node_modules', 'package.json', 'bin'].map((p) => path.join(packageRoot, p)).flatMap((p) => [p, realpathOr(p)]);
   const fsFlags = (flag: string, list: AllowList, extra: string[]) =>
     list === 'all' ? [`${flag}=*`] : nodeFsPaths([...list, ...extra]).map((p) => `${flag}=${p}`);
   const nodeArgs = [
     '--experimental-permission',
     // Our worker threads need it; see the README for what that leaves open.
     '--allow-worker',
+    // The launcher's v8.setFlagsFromString (bin/) reaches worker threads only: a main thread's young
+    // generation is sized when the process starts, and left at V8's default it grows to 32 MB in a run.
+    '--max-semi-space-size=4',
     ...fsFlags('--allow-fs-read', grant.read, [...runtimeRead, cacheDir]),
     ...fsFlags('--allow-fs-write', grant.write, [cacheDir]),
     // The permission model announces itself on stderr at every start; the README says it once instead.
@@ -87,6 +92,10 @@ export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Pr
   // (the state folder need not: its grant is `<state>/<name>*`, which Node matches before it exists).
   const folders = [path.dirname(output), cacheDir];
   return { grant, spec: { net: grant.net, env: grant.env, hiddenEnv, cacheDir }, nodeArgs, folders };
+}
+
+function realpathOr(p: string): string {
+  try { return realpathSync(p); } catch { return p; }
 }
 
 type RelayedSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';

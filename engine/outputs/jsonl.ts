@@ -2,11 +2,11 @@ import { writeAll } from '../../state/write-all.js';
 import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { backupName } from '../../state/paths.js';
-import { readJournal } from '../../state/journal.js';
-import type { CheckpointStore, OutputRecord } from '../../state/checkpoint.js';
+import { doneOutputLines, readJournal, type JournalEntry } from '../../state/journal.js';
+import type { CheckpointStore } from '../../state/checkpoint.js';
 import type { OutputWriter } from './types.js';
 
-const renderLine = (r: OutputRecord) => `${JSON.stringify({ id: r.id, result: r.result, source: r.source })}\n`;
+const renderLine = (r: Extract<JournalEntry, { k: 'd' }>) => `${JSON.stringify({ id: r.id, result: r.result, source: r.source })}\n`;
 
 /**
  * The jsonl output, appended as items finish. The journal records the output size after every
@@ -37,16 +37,17 @@ export class JsonlOutput implements OutputWriter {
     const tail = store.outputTail;
     const sameFile = store.doc.output?.path === this.file;
     const expected = tail.committedBytes;
+    const journal = store.paths.journal;
     if (sameFile && expected !== null && this.size === expected) {
-      this.appendRecords(tail.pendingLines);
+      this.append(await doneOutputLines(journal, tail.pending.from, tail.pending.to));
     } else if (sameFile && expected !== null && this.size > expected) {
       // Written past what the journal vouches for: cut back, then add what the journal holds.
       this.truncate(expected);
-      this.appendRecords(tail.pendingLines);
+      this.append(await doneOutputLines(journal, tail.pending.from, tail.pending.to));
     } else if (sameFile && expected !== null && tail.previousCommittedBytes !== null && this.size >= tail.previousCommittedBytes) {
-      // The last group's write was cut short.
+      // The last group's write was cut short: its items, then those after it (the spans are contiguous).
       this.truncate(tail.previousCommittedBytes);
-      this.appendRecords([...tail.lastGroupLines, ...tail.pendingLines]);
+      this.append(await doneOutputLines(journal, tail.lastGroup.from, tail.pending.to));
     } else if (store.done.size > 0 || this.size > 0) {
       // Anything else (a new --out, a deleted or edited file): rebuild from the journal, the source of truth.
       this.truncate(0);
@@ -67,10 +68,6 @@ export class JsonlOutput implements OutputWriter {
   private truncate(bytes: number): void {
     ftruncateSync(this.fd, bytes);
     this.size = bytes;
-  }
-
-  private appendRecords(records: OutputRecord[]): void {
-    if (records.length > 0) this.append(records.map(renderLine).join(''));
   }
 
   append(text: string): void {
