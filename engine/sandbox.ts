@@ -5,6 +5,8 @@ import { createRequire } from 'node:module';
 import { permissionMessage, PermissionDeniedError } from './errors.js';
 import { installNetGuard } from './net-guard.js';
 import { envAllowed, type AllowList } from './permissions.js';
+import { traceEnvVar } from './trace.js';
+import type { Declaration } from './declaration.js';
 
 /** Set by the launcher on the re-executed process; also the re-exec loop guard. */
 export const sandboxEnvVar = 'PIPELINE_TUI_SANDBOX';
@@ -17,6 +19,11 @@ export interface SandboxSpec {
   hiddenEnv: string[];
   /** jiti's transpile cache for this pipeline: writable here, never read by the (unsandboxed) launcher. */
   cacheDir: string;
+  /**
+   * What the launcher read from the pipeline's text and planned this sandbox from, when it did not load
+   * the pipeline itself: the evaluated pipeline must declare the same before anything runs.
+   */
+  declared?: Declaration;
 }
 
 let spec: SandboxSpec | null | undefined;
@@ -45,6 +52,8 @@ export function workerEnv(): Record<string, string> | undefined {
   const s = activeSandbox();
   if (!s || s.env === 'all') return undefined;
   const env: Record<string, string> = { [sandboxEnvVar]: process.env[sandboxEnvVar]! };
+  // Ours, not the pipeline's: start-up tracing reaches the workers too.
+  if (process.env[traceEnvVar] !== undefined) env[traceEnvVar] = process.env[traceEnvVar];
   for (const [name, value] of Object.entries(process.env)) {
     if (value !== undefined && envAllowed(s.env, name)) env[name] = value;
   }

@@ -6,11 +6,13 @@ import { importPipelineModule } from './load.js';
 import { asPermissionDenied } from './permissions.js';
 import { installWorkerSandbox } from './sandbox.js';
 import { locateInPipeline } from './stack.js';
+import { trace } from './trace.js';
 import type { ProcessContext, ProcessFn, PipelineDefinition } from './types.js';
 import type { LlmRequest, LlmResponse } from './providers/adapters.js';
 import type { BatchMessage, LlmReply, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
 
 process.setSourceMapsEnabled(true);
+trace('worker modules loaded');
 const init = workerData as WorkerInit;
 const seqView = new Int32Array(init.progressSeq);
 const timeView = new Float64Array(init.progressTime);
@@ -45,6 +47,7 @@ process.on('unhandledRejection', die);
 // Before any pipeline code runs: the network guard, the child-process guard, hints for hidden variables.
 installWorkerSandbox((message) => post({ __pt: 'log', id: null, message }));
 const def = (await importPipelineModule(init.file)) as PipelineDefinition;
+trace('worker pipeline loaded');
 const processors: ProcessFn[] = def.stages ? def.stages.map((s) => s.process) : [def.process!];
 
 /** Throws on values JSON would drop or mangle silently: a function result must not become `{}`. */

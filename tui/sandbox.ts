@@ -1,14 +1,21 @@
-// The launcher: after loading and validating a pipeline, the CLI runs itself again in a child process
-// under Node's permission model, with exactly the file access the pipeline was granted (plus what our own
-// code needs), and forwards stdio, signals and the exit code. See README "What the sandbox protects against".
+// The launcher: from a pipeline's declaration, the CLI runs itself again in a child process under Node's
+// permission model, with exactly the file access the pipeline was granted (plus what our own code needs),
+// and forwards stdio, signals and the exit code. See README "What the sandbox protects against".
+// The declaration is read from the file's text when it is plain literals (engine/declaration-scan.ts), so
+// the launcher neither runs pipeline code unsandboxed nor pays for loading it; the child checks it.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { declarationOfPipeline, sameDeclaration, type Declaration } from '../engine/declaration.js';
+import { scanDeclaration } from '../engine/declaration-scan.js';
+import { isFile, isPipelinePath, listPipelineFiles } from '../engine/pipeline-files.js';
 import { computeGrant, envAllowed, nodeFsPaths, providerHost, type AllowList, type Grant, type PermissionFlags } from '../engine/permissions.js';
+import { envVarsFor, resolveEndpoint } from '../engine/providers/endpoints.js';
 import { activeSandbox, sandboxEnvVar, type SandboxSpec } from '../engine/sandbox.js';
+import { trace } from '../engine/trace.js';
 import type { LoadedPipeline } from '../engine/types.js';
 
 const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -40,28 +47,23 @@ export function sandboxCacheDir(stateRoot: string, pipeline: string): string {
 }
 
 /** The grant for a run, and the Node flags that enforce its file part. Exposed for tests and `--help`-like tools. */
-export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Promise<{ grant: Grant; spec: SandboxSpec; nodeArgs: string[]; folders: string[] }> {
+export function sandboxPlan(pipeline: Declaration, run: SandboxRun): { grant: Grant; spec: SandboxSpec; nodeArgs: string[]; folders: string[] } {
   const cwd = run.cwd ?? process.cwd();
   const env = run.env ?? process.env;
   const stateRoot = path.resolve(cwd, run.stateDir);
   const hosts: string[] = [];
   const keyVars: string[] = [];
-  const providers = Object.entries(pipeline.definition.providers ?? {});
-  if (providers.length > 0) {
-    // The adapters module loads every provider SDK (~0.3 s): only pipelines with providers pay for it.
-    const { envVarsFor, resolveEndpoint } = await import('../engine/providers/adapters.js');
-    for (const [name, config] of providers) {
-      keyVars.push(...envVarsFor(name).keyVars);
-      const endpoint = resolveEndpoint(name, config, env);
-      const host = providerHost(name, endpoint.kind, endpoint.baseURL);
-      if (host) hosts.push(host);
-    }
+  for (const { name, baseURL } of pipeline.providers) {
+    keyVars.push(...envVarsFor(name).keyVars);
+    const endpoint = resolveEndpoint(name, baseURL === undefined ? {} : { baseURL }, env);
+    const host = providerHost(name, endpoint.kind, endpoint.baseURL);
+    if (host) hosts.push(host);
   }
   const output = path.resolve(cwd, run.out ?? pipeline.output);
   const grant = computeGrant({
     cwd,
     pipelineFile: pipeline.file,
-    definition: pipeline.definition,
+    definition: pipeline,
     inputs: [...(run.inputs.length > 0 ? run.inputs : pipeline.input), ...pipeline.watch],
     output,
     stateRoot,
@@ -69,7 +71,9 @@ export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Pr
   }, run.flags);
   const cacheDir = sandboxCacheDir(stateRoot, pipeline.name);
   // What our own code reads: the compiled CLI, its dependencies, package.json (for --version).
-  const runtimeRead = ['dist', 'node_modules', 'package.json', 'bin'].map((p) => path.join(packageRoot, p));
+  // Node's loader opens modules by their real path, so a symlinked node_modules (a linked checkout, a
+  // shared store) needs its target granted too.
+  const runtimeRead = ['dist', 'node_modules', 'package.json', 'bin'].flatMap((p) => withRealPath(path.join(packageRoot, p)));
   const fsFlags = (flag: string, list: AllowList, extra: string[]) =>
     list === 'all' ? [`${flag}=*`] : nodeFsPaths([...list, ...extra]).map((p) => `${flag}=${p}`);
   const nodeArgs = [
@@ -89,16 +93,72 @@ export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Pr
   return { grant, spec: { net: grant.net, env: grant.env, hiddenEnv, cacheDir }, nodeArgs, folders };
 }
 
+function withRealPath(p: string): string[] {
+  try {
+    const real = realpathSync(p);
+    return real === p ? [p] : [p, real];
+  } catch { return [p]; }
+}
+
 type RelayedSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
 const relayed: RelayedSignal[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 interface SignalEcho { __pt: 'signal'; signal: RelayedSignal }
+/** From a child whose pipeline does not declare what its plan was made from: plan again from the evaluated pipeline. */
+interface ReplanRequest { __pt: 'replan' }
+/** The exit code that goes with a ReplanRequest (EX_CONFIG); either alone is an ordinary exit. */
+const replanExitCode = 78;
+
+/**
+ * `run` under the sandbox: planned from the declaration in the pipeline's text when it can be read there,
+ * else (or when the sandboxed child finds the evaluated pipeline declares something else) from the
+ * pipeline loaded here, as before. Resolves with the exit code.
+ */
+export async function launchSandboxed(ref: string, run: SandboxRun): Promise<number> {
+  const declared = readDeclaration(ref, run.cwd ?? process.cwd());
+  trace(declared ? 'declaration read from the text' : 'declaration not readable from the text');
+  if (declared) {
+    const code = await spawnSandboxed(declared, run, true);
+    if (code !== 'replan') return code;
+    trace('the sandboxed child asked for a re-plan');
+  }
+  const { loadPipeline } = await import('../engine/load.js');
+  const pipeline = await loadPipeline(ref, run.cwd === undefined ? {} : { cwd: run.cwd });
+  trace('pipeline loaded');
+  return runSandboxed(pipeline, run);
+}
+
+/**
+ * The declaration of the file REF names, read from its text, without running it. Undefined when that
+ * is not certain (the file to load is only known by evaluating others, or the text is not plain literals).
+ */
+function readDeclaration(ref: string, cwd: string): Declaration | undefined {
+  let file = path.resolve(cwd, ref);
+  if (!isFile(file)) {
+    // `run NAME`: the file named NAME in ./pipelines/, when its `name` is NAME (else the loader looks further).
+    if (isPipelinePath(ref)) return undefined;
+    const byName = listPipelineFiles(path.join(cwd, 'pipelines')).find((f) => path.basename(f).replace(/\.(m?ts|m?js)$/, '') === ref);
+    if (byName === undefined) return undefined;
+    file = byName;
+  }
+  let source: string;
+  try { source = readFileSync(file, 'utf8'); } catch { return undefined; }
+  const declared = scanDeclaration(file, source);
+  return declared && (file === path.resolve(cwd, ref) || declared.name === ref) ? declared : undefined;
+}
 
 /**
  * Runs this same command line again in a sandboxed child and resolves with its exit code. A child killed
  * by a signal makes this process die by the same signal, so callers see what they would have seen.
  */
 export async function runSandboxed(pipeline: LoadedPipeline, run: SandboxRun): Promise<number> {
-  const { spec, nodeArgs, folders } = await sandboxPlan(pipeline, run);
+  return spawnSandboxed(declarationOfPipeline(pipeline), run, false) as Promise<number>;
+}
+
+/** `check`: the child compares the evaluated pipeline with `pipeline` first, and may ask for a re-plan. */
+async function spawnSandboxed(pipeline: Declaration, run: SandboxRun, check: boolean): Promise<number | 'replan'> {
+  const plan = sandboxPlan(pipeline, run);
+  const { nodeArgs, folders } = plan;
+  const spec: SandboxSpec = check ? { ...plan.spec, declared: pipeline } : plan.spec;
   const created = folders.map((dir) => ({ dir, top: mkdirSync(dir, { recursive: true, ...(dir === spec.cacheDir ? { mode: 0o700 } : {}) }) }));
   // A run that stops before using them (a missing input, say) leaves no empty folders behind.
   const removeUnused = () => {
@@ -116,6 +176,7 @@ export async function runSandboxed(pipeline: LoadedPipeline, run: SandboxRun): P
     env: { ...(run.env ?? process.env), [sandboxEnvVar]: JSON.stringify(spec) },
     cwd: run.cwd ?? process.cwd(),
   });
+  trace('sandboxed child spawned');
   // Ctrl-C in a terminal reaches both processes; a `kill PID` reaches only this one. The child echoes
   // every signal it gets, and we forward only those it did not get, so it never sees one twice (a
   // second SIGINT means "stop at once").
@@ -123,7 +184,9 @@ export async function runSandboxed(pipeline: LoadedPipeline, run: SandboxRun): P
   // and cancels one of ours that arrived close to it.
   const forwarded = new Map<RelayedSignal, number>();
   const direct = new Map<RelayedSignal, number[]>();
-  child.on('message', (m: SignalEcho) => {
+  let replan = false;
+  child.on('message', (m: SignalEcho | ReplanRequest) => {
+    if (m?.__pt === 'replan') replan = check;
     if (m?.__pt !== 'signal') return;
     const expected = forwarded.get(m.signal) ?? 0;
     if (expected > 0) forwarded.set(m.signal, expected - 1);
@@ -153,8 +216,33 @@ export async function runSandboxed(pipeline: LoadedPipeline, run: SandboxRun): P
         resolve(128 + (signalNumbers[signal] ?? 1));
         return;
       }
-      resolve(code ?? 1);
+      resolve(replan && code === replanExitCode ? 'replan' : code ?? 1);
     });
+  });
+}
+
+/**
+ * In the sandboxed child of a run planned from the pipeline's text: loads the pipeline, and unless it
+ * declares exactly what the plan was made from (or does not load), asks the launcher to plan again and
+ * exits before anything ran. The launcher then loads it itself, and reports a load error as before.
+ */
+export async function loadPlannedPipeline(load: () => Promise<LoadedPipeline>): Promise<LoadedPipeline> {
+  const planned = activeSandbox()?.declared;
+  if (planned === undefined) return load();
+  let pipeline: LoadedPipeline;
+  try {
+    pipeline = await load();
+  } catch {
+    return askReplan();
+  }
+  return sameDeclaration(declarationOfPipeline(pipeline), planned) ? pipeline : askReplan();
+}
+
+function askReplan(): Promise<never> {
+  return new Promise<never>(() => {
+    const exit = () => process.exit(replanExitCode);
+    if (typeof process.send === 'function' && process.connected) process.send({ __pt: 'replan' } satisfies ReplanRequest, undefined, undefined, exit);
+    else exit();
   });
 }
 
