@@ -16,4 +16,7 @@ if (!existsSync(fileURLToPath(cli))) {
   process.stderr.write('pipeline-tui is not built yet: run `npm install` (or `npm run build`) in ' + fileURLToPath(new URL('..', import.meta.url)) + '\n');
   process.exit(2);
 }
+// A sandboxed child (PIPELINE_TUI_SANDBOX, set by its launcher) starts its worker threads first: they load
+// the pipeline while this thread loads the CLI and the engine (dist/engine/worker-prestart.js).
+if (process.env.PIPELINE_TUI_SANDBOX) (await import('../dist/engine/worker-prestart.js')).prestartFromSandbox();
 await import(cli.href);

@@ -11,6 +11,7 @@
 import { declarationOf, type Declaration } from './declaration.js';
 import { tokenize, type Token } from './js-tokens.js';
 import type { Permissions, ProviderLimits } from './types.js';
+import { defaultWorkers } from './validate.js';
 
 const wanted = new Set(['name', 'input', 'watch', 'output', 'permissions', 'providers']);
 const permissionKinds = new Set(['read', 'write', 'net', 'env']);
@@ -24,10 +25,18 @@ interface Property { kind: 'value' | 'method' | 'accessor' | 'shorthand'; start:
 
 /** The declaration written in `source` (the text of `file`), or undefined when it is not plain literals. */
 export function scanDeclaration(file: string, source: string): Declaration | undefined {
+  return scanPipeline(file, source)?.declaration;
+}
+
+/**
+ * The declaration, and the size of the first stage's pool when the text says it (a literal `workers`,
+ * or none: the default; undefined with `stages`). The size is only a hint for starting workers early.
+ */
+export function scanPipeline(file: string, source: string): { declaration: Declaration; poolSize: number | undefined } | undefined {
   const tokens = tokenize(source);
   if (!tokens) return undefined;
   try {
-    return new Scanner(tokens).declaration(file);
+    return new Scanner(tokens).pipeline(file);
   } catch (e) {
     if (e instanceof GiveUp) return undefined;
     throw e;
@@ -56,7 +65,7 @@ class Scanner {
     return this.depth[i] === 0 && this.is(i, value, type);
   }
 
-  declaration(file: string): Declaration {
+  pipeline(file: string): { declaration: Declaration; poolSize: number | undefined } {
     const defines = this.defineImports();
     const exports = this.t.flatMap((_, i) => (this.topLevel(i, 'export') && this.is(i + 1, 'default', 'id') ? [i + 2] : []));
     // `export { p as default }` and other spellings: not read.
@@ -76,8 +85,28 @@ class Scanner {
       if (!this.is(at, '=')) giveUp();
       at++;
     }
-    const object = this.definitionObject(at, defines);
-    return this.read(file, this.properties(object));
+    const props = this.properties(this.definitionObject(at, defines));
+    return { declaration: this.read(file, props), poolSize: this.poolSize(props) };
+  }
+
+  private poolSize(props: Map<string, Property>): number | undefined {
+    if (props.has('stages')) return undefined;
+    const w = props.get('workers');
+    if (w === undefined) return defaultWorkers;
+    const count = (p: Property | undefined) => {
+      const tok = p?.kind === 'value' && p.end === p.start + 1 ? this.t[p.start] : undefined;
+      const n = tok?.type === 'num' ? Number(tok.value.replace(/_/g, '')) : NaN;
+      return Number.isInteger(n) && n > 0 ? n : undefined;
+    };
+    if (this.is(w.start, '{')) {
+      try {
+        return count(this.objectAt(w).get('min'));
+      } catch (e) {
+        if (e instanceof GiveUp) return undefined;
+        throw e;
+      }
+    }
+    return count(w);
   }
 
   /** Local names of `definePipeline` imported from 'pipeline-tui'. */

@@ -6,7 +6,7 @@ import { ErrorCode, PipelineTuiError } from './errors.js';
 import { describeLoadError, formatLoadProblem } from './load-error.js';
 import { activeSandbox } from './sandbox.js';
 import { isFile, isPipelinePath, listPipelineFiles } from './pipeline-files.js';
-import { assertValidPipeline, retryDefaults } from './validate.js';
+import { assertValidPipeline, defaultWorkers, retryDefaults } from './validate.js';
 import type { LoadedPipeline, PipelineDefinition, ResolvedStage } from './types.js';
 
 /** The module pipelines get for `import ... from 'pipeline-tui'`, wherever they live. */
@@ -90,7 +90,7 @@ export function resolvePipeline(file: string, def: PipelineDefinition): LoadedPi
     output: def.output ?? `out/${def.name}.jsonl`,
     order: def.order ?? 'completion',
     stages,
-    workers: def.workers ?? 4,
+    workers: def.workers ?? defaultWorkers,
     hasReduce: typeof def.reduce === 'function',
   };
 }

@@ -24,6 +24,8 @@ export interface SandboxSpec {
    * the pipeline itself: the evaluated pipeline must declare the same before anything runs.
    */
   declared?: Declaration;
+  /** Worker threads to start as soon as the process starts, for the pool to adopt (engine/worker-prestart.ts). */
+  prestart?: { file: string; workers: number };
 }
 
 let spec: SandboxSpec | null | undefined;

@@ -5,6 +5,8 @@ import { messages } from '../engine/errors.js';
 import type { PermissionFlags } from '../engine/permissions.js';
 import { trace } from '../engine/trace.js';
 import { printError } from './print-error.js';
+import { activeSandbox } from '../engine/sandbox.js';
+import { prestartCount, scanPipelineRef } from './plan.js';
 import { launchSandboxed, loadPlannedPipeline, sandboxWanted } from './sandbox.js';
 
 export interface RunFlags extends PermissionFlags {
@@ -47,7 +49,14 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   if (flags.tui && (flags.json || flags.plain)) throw messages.usage(`Expected one of --tui or --${flags.json ? 'json' : 'plain'}, got both`);
   if (flags.workers === 0 && !flags.redis) throw messages.usage('Expected --workers to be a positive integer or "auto", got 0 (0 is for a --redis coordinator that leaves the work to other machines)');
   // Unless -A, the run happens in a sandboxed child (tui/sandbox.ts) and this process only waits for it.
-  if (sandboxWanted(flags)) return launchSandboxed(ref, { inputs, stateDir: flags.state, out: flags.out, flags, ref });
+  const pool = { ...(flags.workers === undefined ? {} : { workers: flags.workers }), ...(flags.redis === undefined ? {} : { redis: flags.redis }) };
+  if (sandboxWanted(flags)) return launchSandboxed(ref, { inputs, stateDir: flags.state, out: flags.out, flags, ref, pool });
+  // -A: the workers start while the engine and the pipeline load (a sandboxed child started them already).
+  if (activeSandbox() === undefined) {
+    const scanned = scanPipelineRef(ref, process.cwd());
+    const workers = scanned && prestartCount(pool, scanned.poolSize);
+    if (workers !== undefined) (await import('../engine/worker-prestart.js')).prestartWorkers(scanned!.declaration.file, workers);
+  }
   // Ink and React load only on the dashboard path (never off a TTY), in parallel with the pipeline.
   const dashboard = wantsDashboard(flags) ? importDashboard() : undefined;
   dashboard?.catch(() => undefined); // awaited below; this only keeps a failed import from being "unhandled" meanwhile
@@ -57,6 +66,7 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   const { loadPipeline } = await import('../engine/load.js');
   const pipeline = await loadPlannedPipeline(() => loadPipeline(ref));
   trace('pipeline loaded');
+  (await import('../engine/worker-prestart.js')).pipelineLoaded(pipeline.file);
   const options: EngineOptions = {
     stateDir: flags.state,
     ...(flags.workers === undefined ? {} : { workers: flags.workers }),

@@ -5,18 +5,17 @@
 // the launcher neither runs pipeline code unsandboxed nor pays for loading it; the child checks it.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
+import { mkdirSync, realpathSync, rmdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { declarationOfPipeline, sameDeclaration, type Declaration } from '../engine/declaration.js';
-import { scanDeclaration } from '../engine/declaration-scan.js';
-import { isFile, isPipelinePath, listPipelineFiles } from '../engine/pipeline-files.js';
 import { computeGrant, envAllowed, nodeFsPaths, providerHost, type AllowList, type Grant, type PermissionFlags } from '../engine/permissions.js';
 import { envVarsFor, resolveEndpoint } from '../engine/providers/endpoints.js';
 import { activeSandbox, sandboxEnvVar, type SandboxSpec } from '../engine/sandbox.js';
 import { trace } from '../engine/trace.js';
 import type { LoadedPipeline } from '../engine/types.js';
+import { prestartCount, scanPipelineRef, type PoolFlags } from './plan.js';
 
 const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -35,6 +34,8 @@ export interface SandboxRun {
   ref?: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** `run`'s --workers and --redis: the child starts the first pool's workers right away. Absent: it does not. */
+  pool?: PoolFlags;
 }
 
 /**
@@ -114,10 +115,10 @@ const replanExitCode = 78;
  * pipeline loaded here, as before. Resolves with the exit code.
  */
 export async function launchSandboxed(ref: string, run: SandboxRun): Promise<number> {
-  const declared = readDeclaration(ref, run.cwd ?? process.cwd());
-  trace(declared ? 'declaration read from the text' : 'declaration not readable from the text');
-  if (declared) {
-    const code = await spawnSandboxed(declared, run, true);
+  const scanned = scanPipelineRef(ref, run.cwd ?? process.cwd());
+  trace(scanned ? 'declaration read from the text' : 'declaration not readable from the text');
+  if (scanned) {
+    const code = await spawnSandboxed(scanned.declaration, run, true, prestartCount(run.pool, scanned.poolSize));
     if (code !== 'replan') return code;
     trace('the sandboxed child asked for a re-plan');
   }
@@ -128,37 +129,26 @@ export async function launchSandboxed(ref: string, run: SandboxRun): Promise<num
 }
 
 /**
- * The declaration of the file REF names, read from its text, without running it. Undefined when that
- * is not certain (the file to load is only known by evaluating others, or the text is not plain literals).
- */
-function readDeclaration(ref: string, cwd: string): Declaration | undefined {
-  let file = path.resolve(cwd, ref);
-  if (!isFile(file)) {
-    // `run NAME`: the file named NAME in ./pipelines/, when its `name` is NAME (else the loader looks further).
-    if (isPipelinePath(ref)) return undefined;
-    const byName = listPipelineFiles(path.join(cwd, 'pipelines')).find((f) => path.basename(f).replace(/\.(m?ts|m?js)$/, '') === ref);
-    if (byName === undefined) return undefined;
-    file = byName;
-  }
-  let source: string;
-  try { source = readFileSync(file, 'utf8'); } catch { return undefined; }
-  const declared = scanDeclaration(file, source);
-  return declared && (file === path.resolve(cwd, ref) || declared.name === ref) ? declared : undefined;
-}
-
-/**
  * Runs this same command line again in a sandboxed child and resolves with its exit code. A child killed
  * by a signal makes this process die by the same signal, so callers see what they would have seen.
  */
 export async function runSandboxed(pipeline: LoadedPipeline, run: SandboxRun): Promise<number> {
-  return spawnSandboxed(declarationOfPipeline(pipeline), run, false) as Promise<number>;
+  const workers = prestartCount(run.pool, pipeline.stages[0]?.workers ?? pipeline.workers);
+  return spawnSandboxed(declarationOfPipeline(pipeline), run, false, workers) as Promise<number>;
 }
 
-/** `check`: the child compares the evaluated pipeline with `pipeline` first, and may ask for a re-plan. */
-async function spawnSandboxed(pipeline: Declaration, run: SandboxRun, check: boolean): Promise<number | 'replan'> {
+/**
+ * `check`: the child compares the evaluated pipeline with `pipeline` first, and may ask for a re-plan.
+ * `workers`: how many worker threads the child starts as soon as it starts.
+ */
+async function spawnSandboxed(pipeline: Declaration, run: SandboxRun, check: boolean, workers: number | undefined): Promise<number | 'replan'> {
   const plan = sandboxPlan(pipeline, run);
   const { nodeArgs, folders } = plan;
-  const spec: SandboxSpec = check ? { ...plan.spec, declared: pipeline } : plan.spec;
+  const spec: SandboxSpec = {
+    ...plan.spec,
+    ...(check ? { declared: pipeline } : {}),
+    ...(workers === undefined ? {} : { prestart: { file: pipeline.file, workers } }),
+  };
   const created = folders.map((dir) => ({ dir, top: mkdirSync(dir, { recursive: true, ...(dir === spec.cacheDir ? { mode: 0o700 } : {}) }) }));
   // A run that stops before using them (a missing input, say) leaves no empty folders behind.
   const removeUnused = () => {
