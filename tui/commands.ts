@@ -48,21 +48,25 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   if (flags.json && flags.plain) throw messages.usage('Expected one of --json or --plain, got both');
   if (flags.tui && (flags.json || flags.plain)) throw messages.usage(`Expected one of --tui or --${flags.json ? 'json' : 'plain'}, got both`);
   if (flags.workers === 0 && !flags.redis) throw messages.usage('Expected --workers to be a positive integer or "auto", got 0 (0 is for a --redis coordinator that leaves the work to other machines)');
+  const withDashboard = wantsDashboard(flags);
+  // Worker threads start ahead of the pool (engine/worker-prestart.ts), except under the dashboard: its
+  // first frame waits for Ink to load, and starting workers meanwhile only slows that down.
+  const pool = withDashboard ? undefined : { ...(flags.workers === undefined ? {} : { workers: flags.workers }), ...(flags.redis === undefined ? {} : { redis: flags.redis }) };
   // Unless -A, the run happens in a sandboxed child (tui/sandbox.ts) and this process only waits for it.
-  const pool = { ...(flags.workers === undefined ? {} : { workers: flags.workers }), ...(flags.redis === undefined ? {} : { redis: flags.redis }) };
-  if (sandboxWanted(flags)) return launchSandboxed(ref, { inputs, stateDir: flags.state, out: flags.out, flags, ref, pool });
+  if (sandboxWanted(flags)) return launchSandboxed(ref, { inputs, stateDir: flags.state, out: flags.out, flags, ref, ...(pool ? { pool } : {}) });
   // -A: the workers start while the engine and the pipeline load (a sandboxed child started them already).
-  if (activeSandbox() === undefined) {
+  if (pool && activeSandbox() === undefined) {
     const scanned = scanPipelineRef(ref, process.cwd());
     const workers = scanned && prestartCount(pool, scanned.poolSize);
     if (workers !== undefined) (await import('../engine/worker-prestart.js')).prestartWorkers(scanned!.declaration.file, workers);
   }
-  // Ink and React load only on the dashboard path (never off a TTY), in parallel with the pipeline.
-  const dashboard = wantsDashboard(flags) ? importDashboard() : undefined;
+  // Ink and React load only on the dashboard path (never off a TTY), in parallel with the pipeline; the
+  // dashboard loads the engine itself, once its first frame is out.
+  const dashboard = withDashboard ? importDashboard() : undefined;
   dashboard?.catch(() => undefined); // awaited below; this only keeps a failed import from being "unhandled" meanwhile
-  // The engine (and the SDKs behind it) loads while the pipeline does.
-  const engineModule = import('../engine/engine.js');
-  engineModule.catch(() => undefined);
+  // Otherwise the engine (and the SDKs behind it) loads while the pipeline does.
+  const engineModule = dashboard ? undefined : import('../engine/engine.js');
+  engineModule?.catch(() => undefined);
   const { loadPipeline } = await import('../engine/load.js');
   const pipeline = await loadPlannedPipeline(() => loadPipeline(ref));
   trace('pipeline loaded');
@@ -83,7 +87,7 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
     const { runDashboard } = await dashboard;
     return runDashboard({ pipeline, engineOptions: options, inputs, statusHint, simulated: flags.simulate ?? false, hold: extra.holdDashboard ?? false });
   }
-  const [{ createEngine }, { attachJsonReporter, attachPlainReporter }] = await Promise.all([engineModule, import('./report.js')]);
+  const [{ createEngine }, { attachJsonReporter, attachPlainReporter }] = await Promise.all([engineModule ?? import('../engine/engine.js'), import('./report.js')]);
   trace('engine module loaded');
   const engine = createEngine(pipeline, options);
   if (flags.json) attachJsonReporter(engine, process.stdout, process.stderr);

@@ -2,7 +2,8 @@
 // (final frame, then the plain summary lines below it). Loaded only on the TTY path.
 import path from 'node:path';
 import { render } from 'ink';
-import { createEngine, type Engine, type EngineOptions } from '../../engine/engine.js';
+import type { Engine, EngineOptions } from '../../engine/engine.js';
+import { trace } from '../../engine/trace.js';
 import type { LoadedPipeline, RunSummary } from '../../engine/types.js';
 import { readCheckpointSummary } from '../../state/checkpoint-summary.js';
 import { feedStore } from '../../state/feed.js';
@@ -95,10 +96,14 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const pace = new RefreshPace();
+  let firstFrame = true;
   const ink = render(<Dashboard store={store} onEffect={onEffect} />, {
     stdin, stdout, stderr: o.stderr ?? process.stderr, exitOnCtrlC: false, maxFps: 10, debug: o.debug ?? false,
-    onRender: (m) => pace.record(m.renderTime),
+    onRender: (m) => { if (firstFrame) { firstFrame = false; trace('dashboard first frame'); } pace.record(m.renderTime); },
   });
+  // Loaded once the first frame is out: the frame does not need it, and loading it is main-thread work.
+  const engineModule = import('../../engine/engine.js');
+  engineModule.catch(() => undefined); // awaited below
   const leave = async () => {
     // Store updates reach React on a later tick; unmounting before that would leave a stale last frame.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -119,6 +124,7 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
       }
     }
     store.setState(startRun, true);
+    const { createEngine } = await engineModule;
     const e = createEngine(o.pipeline, { ...o.engineOptions, fresh });
     engine = e;
     const stopFeed = feedStore(store, e, {
