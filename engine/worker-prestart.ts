@@ -40,6 +40,8 @@ interface Waiting {
 
 const waiting: Waiting[] = [];
 let releaseScheduled = false;
+/** Files the main thread has loaded: workers started for them after that load them at once. */
+const loaded = new Set<string>();
 
 /** Starts `count` workers for `file` (at most maxPrestarted), with the environment the pool would give them. */
 export function prestartWorkers(file: string, count: number): void {
@@ -55,6 +57,7 @@ export function prestartWorkers(file: string, count: number): void {
     worker.on('exit', w.listeners.gone);
     // Until adopted, a worker must not keep a process alive that ends early (a missing input, say).
     worker.unref();
+    if (loaded.has(file)) worker.postMessage({ __pt: 'load' } satisfies PrestartMessage);
     waiting.push(w);
   }
   if (count > 0) trace(`prestarted ${Math.min(count, maxPrestarted)} worker(s)`);
@@ -71,6 +74,7 @@ export function prestartFromSandbox(): void {
  * it too. Before that they only load their own modules.
  */
 export function pipelineLoaded(file: string): void {
+  loaded.add(file);
   for (const w of waiting) if (w.file === file && !w.dead) w.worker.postMessage({ __pt: 'load' } satisfies PrestartMessage);
 }
 

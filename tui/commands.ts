@@ -6,7 +6,7 @@ import type { PermissionFlags } from '../engine/permissions.js';
 import { trace } from '../engine/trace.js';
 import { printError } from './print-error.js';
 import { activeSandbox } from '../engine/sandbox.js';
-import { prestartCount, scanPipelineRef } from './plan.js';
+import { prestartCount, scanPipelineRef, type PoolFlags } from './plan.js';
 import { launchSandboxed, loadPlannedPipeline, sandboxWanted } from './sandbox.js';
 
 export interface RunFlags extends PermissionFlags {
@@ -49,17 +49,14 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   if (flags.tui && (flags.json || flags.plain)) throw messages.usage(`Expected one of --tui or --${flags.json ? 'json' : 'plain'}, got both`);
   if (flags.workers === 0 && !flags.redis) throw messages.usage('Expected --workers to be a positive integer or "auto", got 0 (0 is for a --redis coordinator that leaves the work to other machines)');
   const withDashboard = wantsDashboard(flags);
-  // Worker threads start ahead of the pool (engine/worker-prestart.ts), except under the dashboard: its
-  // first frame waits for Ink to load, and starting workers meanwhile only slows that down.
-  const pool = withDashboard ? undefined : { ...(flags.workers === undefined ? {} : { workers: flags.workers }), ...(flags.redis === undefined ? {} : { redis: flags.redis }) };
+  const pool = { ...(flags.workers === undefined ? {} : { workers: flags.workers }), ...(flags.redis === undefined ? {} : { redis: flags.redis }) };
   // Unless -A, the run happens in a sandboxed child (tui/sandbox.ts) and this process only waits for it.
-  if (sandboxWanted(flags)) return launchSandboxed(ref, { inputs, stateDir: flags.state, out: flags.out, flags, ref, ...(pool ? { pool } : {}) });
-  // -A: the workers start while the engine and the pipeline load (a sandboxed child started them already).
-  if (pool && activeSandbox() === undefined) {
-    const scanned = scanPipelineRef(ref, process.cwd());
-    const workers = scanned && prestartCount(pool, scanned.poolSize);
-    if (workers !== undefined) (await import('../engine/worker-prestart.js')).prestartWorkers(scanned!.declaration.file, workers);
-  }
+  // That child starts its worker threads as it starts, except under the dashboard (see below).
+  if (sandboxWanted(flags)) return launchSandboxed(ref, { inputs, stateDir: flags.state, out: flags.out, flags, ref, ...(withDashboard ? {} : { pool }) });
+  // Worker threads start ahead of the pool (engine/worker-prestart.ts): now, or under the dashboard once
+  // its first frame is out (that frame waits for Ink to load, and workers starting meanwhile slow it down).
+  const startWorkers = withDashboard || activeSandbox() === undefined ? workerStarter(ref, pool) : undefined;
+  if (!withDashboard) await startWorkers?.();
   // Ink and React load only on the dashboard path (never off a TTY), in parallel with the pipeline; the
   // dashboard loads the engine itself, once its first frame is out.
   const dashboard = withDashboard ? importDashboard() : undefined;
@@ -85,7 +82,7 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   const statusHint = `pipeline-tui status ${pipeline.name}${flags.state === '.pipeline-tui' ? '' : ` --state ${flags.state}`}`;
   if (dashboard) {
     const { runDashboard } = await dashboard;
-    return runDashboard({ pipeline, engineOptions: options, inputs, statusHint, simulated: flags.simulate ?? false, hold: extra.holdDashboard ?? false });
+    return runDashboard({ pipeline, engineOptions: options, inputs, statusHint, simulated: flags.simulate ?? false, hold: extra.holdDashboard ?? false, ...(startWorkers ? { onFirstFrame: () => void startWorkers() } : {}) });
   }
   const [{ createEngine }, { attachJsonReporter, attachPlainReporter }] = await Promise.all([engineModule ?? import('../engine/engine.js'), import('./report.js')]);
   trace('engine module loaded');
@@ -108,6 +105,7 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   process.on('SIGTERM', onSignal);
   try {
     const summary = await engine.run(inputs);
+    trace('run finished');
     return summary.exitCode;
   } catch (e) {
     return printError(e);
@@ -115,4 +113,12 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** Starts the first pool's workers ahead for the pipeline REF names, when its text says how many. */
+function workerStarter(ref: string, pool: PoolFlags): (() => Promise<void>) | undefined {
+  const scanned = scanPipelineRef(ref, process.cwd());
+  const workers = scanned && prestartCount(pool, scanned.poolSize);
+  if (workers === undefined) return undefined;
+  return async () => (await import('../engine/worker-prestart.js')).prestartWorkers(scanned!.declaration.file, workers);
 }

@@ -38,6 +38,8 @@ export interface DashboardRunOptions {
   stderr?: NodeJS.WriteStream;
   /** Write every frame in full, one after another, instead of redrawing in place (tests, and CI where Ink draws nothing live). @default false */
   debug?: boolean;
+  /** Called once the first frame is out: the caller starts what would have delayed it (worker threads). */
+  onFirstFrame?: () => void;
 }
 
 /** More than this per stage is a typo held down, not a plan. */
@@ -96,10 +98,17 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const pace = new RefreshPace();
-  let firstFrame = true;
+  const frames = { count: 0, ms: 0 };
   const ink = render(<Dashboard store={store} onEffect={onEffect} />, {
     stdin, stdout, stderr: o.stderr ?? process.stderr, exitOnCtrlC: false, maxFps: 10, debug: o.debug ?? false,
-    onRender: (m) => { if (firstFrame) { firstFrame = false; trace('dashboard first frame'); } pace.record(m.renderTime); },
+    onRender: (m) => {
+      if (frames.count++ === 0) {
+        trace('dashboard first frame');
+        o.onFirstFrame?.();
+      }
+      frames.ms += m.renderTime;
+      pace.record(m.renderTime);
+    },
   });
   // Loaded once the first frame is out: the frame does not need it, and loading it is main-thread work.
   const engineModule = import('../../engine/engine.js');
@@ -139,6 +148,7 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
       // A q or Ctrl-C before the engine existed still counts.
       if (stopRequested) void e.stop(stopRequested === 'force' ? { force: true } : {});
       summary = await running;
+      trace(`run finished; ${frames.count} frames drawn, Ink's part ${(frames.ms / Math.max(1, frames.count)).toFixed(1)} ms each`);
     } catch (err) {
       stopFeed();
       store.setState((s) => failRun(s, err instanceof Error ? err.message : String(err)), true);
