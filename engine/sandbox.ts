@@ -26,6 +26,11 @@ export interface SandboxSpec {
   declared?: Declaration;
   /** Worker threads to start as soon as the process starts, for the pool to adopt (engine/worker-prestart.ts). */
   prestart?: { file: string; workers: number };
+  /**
+   * The command as the launcher parsed it (`run`, `retry` or the default one), so the sandboxed process
+   * goes straight to it (tui/sandboxed.ts) instead of parsing its command line again. Opaque here.
+   */
+  command?: unknown;
 }
 
 let spec: SandboxSpec | null | undefined;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { bareAllowFlags, collectAllowList } from '../engine/permissions.js';
-import { printError } from './print-error.js';
+import { exitWhenFlushed, printError } from './print-error.js';
 import { attachToLauncher } from './sandbox.js';
 import { importDashboard, runCommand, wantsDashboard, type RunFlags } from './commands.js';
 import type { WatchFlags } from './watch-command.js';
@@ -136,8 +136,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 await main(process.argv);
-// Exit once the command is done and our output is flushed: a timer left behind by a library (threads.js
-// keeps a worker's start-up timer after the worker is stopped) must not hold a finished CLI open.
-// `watch` and `worker` resolve only when they are stopped, so this never cuts one short.
-await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((r) => s.write('', () => r()))));
-process.exit(process.exitCode ?? 0);
+await exitWhenFlushed();

@@ -44,7 +44,12 @@ export async function importDashboard(): Promise<typeof import('./dashboard/inde
   }
 }
 
-export async function runCommand(ref: string, inputs: string[], flags: RunFlags, extra: { retryFailed?: boolean; holdDashboard?: boolean } = {}): Promise<number> {
+export interface RunExtra { retryFailed?: boolean; holdDashboard?: boolean }
+
+/** A `run`-like command as parsed by the launcher, handed to its sandboxed child (JSON). */
+export interface ParsedRun { ref: string; inputs: string[]; flags: RunFlags; extra: RunExtra }
+
+export async function runCommand(ref: string, inputs: string[], flags: RunFlags, extra: RunExtra = {}): Promise<number> {
   if (flags.json && flags.plain) throw messages.usage('Expected one of --json or --plain, got both');
   if (flags.tui && (flags.json || flags.plain)) throw messages.usage(`Expected one of --tui or --${flags.json ? 'json' : 'plain'}, got both`);
   if (flags.workers === 0 && !flags.redis) throw messages.usage('Expected --workers to be a positive integer or "auto", got 0 (0 is for a --redis coordinator that leaves the work to other machines)');
@@ -52,7 +57,10 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   const pool = { ...(flags.workers === undefined ? {} : { workers: flags.workers }), ...(flags.redis === undefined ? {} : { redis: flags.redis }) };
   // Unless -A, the run happens in a sandboxed child (tui/sandbox.ts) and this process only waits for it.
   // That child starts its worker threads as it starts, except under the dashboard (see below).
-  if (sandboxWanted(flags)) return launchSandboxed(ref, { inputs, stateDir: flags.state, out: flags.out, flags, ref, ...(withDashboard ? {} : { pool }) });
+  if (sandboxWanted(flags)) {
+    const command: ParsedRun = { ref, inputs, flags, extra };
+    return launchSandboxed(ref, { inputs, stateDir: flags.state, out: flags.out, flags, ref, command, ...(withDashboard ? {} : { pool }) });
+  }
   // Worker threads start ahead of the pool (engine/worker-prestart.ts): now, or under the dashboard once
   // its first frame is out (that frame waits for Ink to load, and workers starting meanwhile slow it down).
   const startWorkers = withDashboard || activeSandbox() === undefined ? workerStarter(ref, pool) : undefined;

@@ -36,6 +36,8 @@ export interface SandboxRun {
   env?: NodeJS.ProcessEnv;
   /** `run`'s --workers and --redis: the child starts the first pool's workers right away. Absent: it does not. */
   pool?: PoolFlags;
+  /** The parsed command, run by the child without parsing its command line again (tui/sandboxed.ts). */
+  command?: unknown;
 }
 
 /**
@@ -148,6 +150,7 @@ async function spawnSandboxed(pipeline: Declaration, run: SandboxRun, check: boo
     ...plan.spec,
     ...(check ? { declared: pipeline } : {}),
     ...(workers === undefined ? {} : { prestart: { file: pipeline.file, workers } }),
+    ...(run.command === undefined ? {} : { command: run.command }),
   };
   const created = folders.map((dir) => ({ dir, top: mkdirSync(dir, { recursive: true, ...(dir === spec.cacheDir ? { mode: 0o700 } : {}) }) }));
   // A run that stops before using them (a missing input, say) leaves no empty folders behind.
