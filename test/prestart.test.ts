@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine, loadPipeline } from '../dist/index.js';
 import type { EngineEvent } from '../dist/index.js';
 import { pipelineLoaded, prestartWorkers } from '../dist/engine/worker-prestart.js';
-import { cleanupProjects, makeProject, readJsonl, sleep, writeJsonl, writePipeline } from './helpers.js';
+import { cleanupProjects, makeProject, readJsonl, sleep, waitFor, writeJsonl, writePipeline } from './helpers.js';
 
 afterAll(cleanupProjects);
 
@@ -41,9 +41,10 @@ export default definePipeline({
 const threadsIn = (file: string) => new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean));
 const size = (file: string) => { try { return statSync(file).size; } catch { return 0; } };
 
-async function run(p: ReturnType<typeof project>, workers: number) {
+async function run(p: ReturnType<typeof project>, workers: number, before: () => Promise<void> = async () => {}) {
   const pipeline = await loadPipeline(p.file, { cwd: p.dir });
   pipelineLoaded(p.file);
+  await before();
   const engine = createEngine(pipeline, { cwd: p.dir, workers });
   const events: EngineEvent[] = [];
   engine.on('event', (e) => events.push(e));
@@ -56,12 +57,11 @@ describe('prestarted workers', () => {
   it('are adopted by the pool, which hears what they said before, and the ones left over are stopped', async () => {
     const p = project();
     prestartWorkers(p.file, 3);
-    const r = await run(p, 1);
+    // All three load the pipeline (told to by pipelineLoaded) before the pool exists; one runs every item.
+    const r = await run(p, 1, () => waitFor(() => size(p.loaded) > 0 && threadsIn(p.loaded).size === 3, 20_000, 'three workers loading the pipeline'));
     expect(r.summary.totals.done).toBe(40);
     expect(r.out).toHaveLength(40);
-    // All three loaded the pipeline (told to by pipelineLoaded); one ran every item.
     const loaded = threadsIn(p.loaded);
-    expect(loaded.size).toBe(3);
     const ran = new Set(r.out.map((l) => String(l.result.thread)));
     expect(ran.size).toBe(1);
     expect(loaded).toContain([...ran][0]);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { bareAllowFlags, collectAllowList } from '../engine/permissions.js';
 import { exitWhenFlushed, printError } from './print-error.js';
-import { attachToLauncher } from './sandbox.js';
+import { attachToLauncher } from './sandbox-child.js';
 import { importDashboard, runCommand, wantsDashboard, type RunFlags } from './commands.js';
 import type { WatchFlags } from './watch-command.js';
 import { trace, traceOrigin } from '../engine/trace.js';

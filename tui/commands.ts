@@ -6,8 +6,8 @@ import type { PermissionFlags } from '../engine/permissions.js';
 import { trace } from '../engine/trace.js';
 import { printError } from './print-error.js';
 import { activeSandbox } from '../engine/sandbox.js';
-import { prestartCount, scanPipelineRef, type PoolFlags } from './plan.js';
-import { launchSandboxed, loadPlannedPipeline, sandboxWanted } from './sandbox.js';
+import type { PoolFlags } from './plan.js';
+import { loadPlannedPipeline, sandboxWanted } from './sandbox-child.js';
 
 export interface RunFlags extends PermissionFlags {
   workers?: number | 'auto';
@@ -59,11 +59,11 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   // That child starts its worker threads as it starts, except under the dashboard (see below).
   if (sandboxWanted(flags)) {
     const command: ParsedRun = { ref, inputs, flags, extra };
-    return launchSandboxed(ref, { inputs, stateDir: flags.state, out: flags.out, flags, ref, command, ...(withDashboard ? {} : { pool }) });
+    return (await import('./sandbox.js')).launchSandboxed(ref, { inputs, stateDir: flags.state, out: flags.out, flags, ref, command, ...(withDashboard ? {} : { pool }) });
   }
   // Worker threads start ahead of the pool (engine/worker-prestart.ts): now, or under the dashboard once
   // its first frame is out (that frame waits for Ink to load, and workers starting meanwhile slow it down).
-  const startWorkers = withDashboard || activeSandbox() === undefined ? workerStarter(ref, pool) : undefined;
+  const startWorkers = withDashboard || activeSandbox() === undefined ? await workerStarter(ref, pool) : undefined;
   if (!withDashboard) await startWorkers?.();
   // Ink and React load only on the dashboard path (never off a TTY), in parallel with the pipeline; the
   // dashboard loads the engine itself, once its first frame is out.
@@ -124,7 +124,8 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
 }
 
 /** Starts the first pool's workers ahead for the pipeline REF names, when its text says how many. */
-function workerStarter(ref: string, pool: PoolFlags): (() => Promise<void>) | undefined {
+async function workerStarter(ref: string, pool: PoolFlags): Promise<(() => Promise<void>) | undefined> {
+  const { prestartCount, scanPipelineRef } = await import('./plan.js');
   const scanned = scanPipelineRef(ref, process.cwd());
   const workers = scanned && prestartCount(pool, scanned.poolSize);
   if (workers === undefined) return undefined;

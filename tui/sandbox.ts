@@ -9,20 +9,18 @@ import { mkdirSync, realpathSync, rmdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { declarationOfPipeline, sameDeclaration, type Declaration } from '../engine/declaration.js';
+import { declarationOfPipeline, type Declaration } from '../engine/declaration.js';
 import { computeGrant, envAllowed, nodeFsPaths, providerHost, type AllowList, type Grant, type PermissionFlags } from '../engine/permissions.js';
 import { envVarsFor, resolveEndpoint } from '../engine/providers/endpoints.js';
-import { activeSandbox, sandboxEnvVar, type SandboxSpec } from '../engine/sandbox.js';
+import { sandboxEnvVar, type SandboxSpec } from '../engine/sandbox.js';
 import { trace } from '../engine/trace.js';
 import type { LoadedPipeline } from '../engine/types.js';
 import { prestartCount, scanPipelineRef, type PoolFlags } from './plan.js';
+import { relayed, replanExitCode, type RelayedSignal, type ReplanRequest, type SignalEcho } from './sandbox-child.js';
+
+export { sandboxWanted } from './sandbox-child.js';
 
 const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Whether this process should hand the run to a sandboxed child: not with -A, and never from inside one. */
-export function sandboxWanted(flags: PermissionFlags): boolean {
-  return flags.allowAll !== true && activeSandbox() === undefined;
-}
 
 export interface SandboxRun {
   /** Input patterns given on the command line (default: the pipeline's `input`). */
@@ -102,14 +100,6 @@ function withRealPath(p: string): string[] {
     return real === p ? [p] : [p, real];
   } catch { return [p]; }
 }
-
-type RelayedSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
-const relayed: RelayedSignal[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-interface SignalEcho { __pt: 'signal'; signal: RelayedSignal }
-/** From a child whose pipeline does not declare what its plan was made from: plan again from the evaluated pipeline. */
-interface ReplanRequest { __pt: 'replan' }
-/** The exit code that goes with a ReplanRequest (EX_CONFIG); either alone is an ordinary exit. */
-const replanExitCode = 78;
 
 /**
  * `run` under the sandbox: planned from the declaration in the pipeline's text when it can be read there,
@@ -214,53 +204,4 @@ async function spawnSandboxed(pipeline: Declaration, run: SandboxRun, check: boo
   });
 }
 
-/**
- * In the sandboxed child of a run planned from the pipeline's text: loads the pipeline, and unless it
- * declares exactly what the plan was made from (or does not load), asks the launcher to plan again and
- * exits before anything ran. The launcher then loads it itself, and reports a load error as before.
- */
-export async function loadPlannedPipeline(load: () => Promise<LoadedPipeline>): Promise<LoadedPipeline> {
-  const planned = activeSandbox()?.declared;
-  if (planned === undefined) return load();
-  let pipeline: LoadedPipeline;
-  try {
-    pipeline = await load();
-  } catch {
-    return askReplan();
-  }
-  return sameDeclaration(declarationOfPipeline(pipeline), planned) ? pipeline : askReplan();
-}
-
-function askReplan(): Promise<never> {
-  return new Promise<never>(() => {
-    const exit = () => process.exit(replanExitCode);
-    if (typeof process.send === 'function' && process.connected) process.send({ __pt: 'replan' } satisfies ReplanRequest, undefined, undefined, exit);
-    else exit();
-  });
-}
-
 const signalNumbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
-
-/**
- * The sandboxed child's half of the relay: echo the signals it gets, and die at once when the launcher
- * does (a `kill -9` of the launcher must not leave a run going without anyone to report to).
- */
-export function attachToLauncher(): void {
-  if (!activeSandbox() || typeof process.send !== 'function') return;
-  process.channel?.unref();
-  process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
-  // A launcher killed while we were starting disconnected before that handler existed: follow it now,
-  // or we would run the whole job as an orphan holding the state lock.
-  if (!process.connected) process.kill(process.pid, 'SIGKILL');
-  for (const signal of relayed) {
-    const echo = () => {
-      process.send?.({ __pt: 'signal', signal } satisfies SignalEcho);
-      // Until the command installs its own handler (while loading, say), keep Node's default: die by it.
-      if (process.listenerCount(signal) === 1) {
-        process.off(signal, echo);
-        process.kill(process.pid, signal);
-      }
-    };
-    process.on(signal, echo);
-  }
-}

@@ -5,7 +5,7 @@ import { activeSandbox } from '../engine/sandbox.js';
 import { trace, traceOrigin } from '../engine/trace.js';
 import { runCommand, type ParsedRun } from './commands.js';
 import { exitWhenFlushed, printError } from './print-error.js';
-import { attachToLauncher } from './sandbox.js';
+import { attachToLauncher } from './sandbox-child.js';
 
 const command = activeSandbox()?.command as ParsedRun | undefined;
 if (command === undefined) {
