@@ -6,7 +6,7 @@
 // name, input, watch, output, permissions and the providers' baseURL written as literals. Anything else
 // (a spread, a computed key, a value from a variable or `process.env`) gives undefined, and the caller
 // evaluates the file instead. The sandboxed process compares what this returned with the evaluated
-// pipeline before it runs anything (tui/sandbox.ts), so a wrong answer here costs a restart, never a
+// pipeline before it runs anything (tui/sandbox-child.ts), so a wrong answer here costs a restart, never a
 // wrong grant.
 import { declarationOf, type Declaration } from './declaration.js';
 import { tokenize, type Token } from './js-tokens.js';
