@@ -98,6 +98,14 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const pace = new RefreshPace();
+  // The main thread's event-loop utilization since the last refresh: high while the engine dispatches flat out.
+  let lastElu = performance.eventLoopUtilization();
+  const mainThreadBusy = () => {
+    const now = performance.eventLoopUtilization();
+    const since = performance.eventLoopUtilization(now, lastElu).utilization;
+    lastElu = now;
+    return since;
+  };
   const frames = { count: 0, ms: 0 };
   const ink = render(<Dashboard store={store} onEffect={onEffect} />, {
     stdin, stdout, stderr: o.stderr ?? process.stderr, exitOnCtrlC: false, maxFps: 10, debug: o.debug ?? false,
@@ -137,7 +145,8 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
     const e = createEngine(o.pipeline, { ...o.engineOptions, fresh });
     engine = e;
     const stopFeed = feedStore(store, e, {
-      intervalMs: () => pace.intervalMs(),
+      intervalMs: () => pace.intervalMs(mainThreadBusy()),
+      onPoll: (ms) => pace.recordUpdate(ms),
       logFile: statePaths(stateRoot, o.pipeline.name).log,
       logFromStart: fresh,
       ...(typeof o.watch === 'function' ? { watch: o.watch } : {}),
