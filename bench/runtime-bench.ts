@@ -19,11 +19,11 @@ export interface StartFigures {
 }
 
 export interface RuntimeBenchResult {
-  /** Sandboxed (the default): launcher loads and validates, then re-executes itself under Node's permission model. */
+  /** Sandboxed (the default): the launcher plans the grant (from the pipeline's text when it can), then re-executes itself under Node's permission model. */
   sandboxed: StartFigures;
   /** `-A`: one process, no sandbox. */
   unsandboxed: StartFigures;
-  /** Sandboxed, right after the pipeline file changed: jiti transpiles it again (in the launcher and in the sandbox). */
+  /** Sandboxed, right after the pipeline file changed: jiti transpiles it again (in the sandboxed process; in the launcher too when its text cannot be read). */
   sandboxedAfterEdit: StartFigures;
   /** `node -e ""` on this machine: the floor under every figure (twice for the sandboxed ones). */
   nodeStartMs: number;

@@ -12,8 +12,12 @@ v8.setFlagsFromString('--heap-growing-percent=30');
 v8.setFlagsFromString('--max-semi-space-size=4');
 
 const cli = new URL('../dist/tui/cli.js', import.meta.url);
+// A sandboxed child (PIPELINE_TUI_SANDBOX, set by its launcher) gets its command already parsed.
+const sandboxed = process.env.PIPELINE_TUI_SANDBOX ? new URL('../dist/tui/sandboxed.js', import.meta.url) : undefined;
 if (!existsSync(fileURLToPath(cli))) {
   process.stderr.write('pipeline-tui is not built yet: run `npm install` (or `npm run build`) in ' + fileURLToPath(new URL('..', import.meta.url)) + '\n');
   process.exit(2);
 }
-await import(cli.href);
+// It starts its worker threads first: they load the pipeline while this thread loads the CLI and the engine.
+if (sandboxed) (await import('../dist/engine/worker-prestart.js')).prestartFromSandbox();
+await import((sandboxed ?? cli).href);

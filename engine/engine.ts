@@ -14,6 +14,7 @@ import { openOutput, type OutputWriter } from './outputs/index.js';
 import { BucketPriorityQueue, clampPriority, type ItemQueue } from './priority-queue.js';
 import { RunStats } from './stats.js';
 import { WorkerPool } from './worker-pool.js';
+import { trace } from './trace.js';
 import type { StagePool, StagePoolFactory } from './stage-pool.js';
 import type { DistributedRun } from './distributed/coordinator.js';
 import { engineMetrics, serveMetrics, type MetricsServer } from './metrics.js';
@@ -185,7 +186,9 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       }
       this.initialWorkers = this.poolSize(0);
       for (const stage of this.pipeline.stages) this.pools.push(this.createPool(stage.index, this.poolSize(stage.index)));
+      trace('pools starting');
       await Promise.all(this.pools.map((p) => p.start()));
+      trace('pools started');
       this.emitEvent({ type: 'start', pipeline: this.pipeline.name, file: this.pipeline.file, workers: this.pools[0]!.size, resumed: { done: store.done.size, failed: store.failed.size }, time: new Date().toISOString() });
       this.ticker = setInterval(() => this.tick(), 1000);
       const done = new Promise<void>((resolve) => { this.finished = resolve; });

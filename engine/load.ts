@@ -1,4 +1,3 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -6,12 +5,13 @@ import type { Jiti } from 'jiti';
 import { ErrorCode, PipelineTuiError } from './errors.js';
 import { describeLoadError, formatLoadProblem } from './load-error.js';
 import { activeSandbox } from './sandbox.js';
-import { assertValidPipeline, retryDefaults } from './validate.js';
+import { isFile, isPipelinePath, listPipelineFiles } from './pipeline-files.js';
+import { assertValidPipeline, defaultWorkers, retryDefaults } from './validate.js';
 import type { LoadedPipeline, PipelineDefinition, ResolvedStage } from './types.js';
 
 /** The module pipelines get for `import ... from 'pipeline-tui'`, wherever they live. */
 export const apiModulePath = fileURLToPath(new URL('../api.js', import.meta.url));
-export const pipelineExtensions = ['.ts', '.mts', '.js', '.mjs'] as const;
+export { isFile, isPipelinePath, listPipelineFiles, pipelineExtensions } from './pipeline-files.js';
 
 // jiti is one large CommonJS file: `require` loads it in a third of the time an ESM `import` takes,
 // which scans it for named exports first (measured: ~30 vs ~100 ms, paid by every worker at start).
@@ -32,14 +32,6 @@ function loader(): Jiti {
   return jiti;
 }
 
-/** False for a path this process may not even look at (in a sandbox, existsSync throws for those). */
-function isFile(p: string): boolean {
-  try { return statSync(p).isFile(); } catch { return false; }
-}
-
-export function isPipelinePath(ref: string): boolean {
-  return pipelineExtensions.some((ext) => ref.endsWith(ext)) || ref.includes('/') || ref.includes(path.sep);
-}
 
 /** Loads the file's default (or named `pipeline`) export and returns it unvalidated. */
 export async function importPipelineModule(file: string): Promise<unknown> {
@@ -51,14 +43,6 @@ export async function importPipelineModule(file: string): Promise<unknown> {
     const problem = describeLoadError(thrown, file);
     throw new PipelineTuiError(ErrorCode.PipelineLoad, formatLoadProblem(problem), { cause: thrown });
   }
-}
-
-export function listPipelineFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => pipelineExtensions.some((ext) => f.endsWith(ext)) && !f.endsWith('.d.ts') && !f.startsWith('_'))
-    .sort()
-    .map((f) => path.join(dir, f));
 }
 
 /** Finds the file for PIPELINE: a path, or the `name` of a file in `./pipelines/`. */
@@ -106,7 +90,7 @@ export function resolvePipeline(file: string, def: PipelineDefinition): LoadedPi
     output: def.output ?? `out/${def.name}.jsonl`,
     order: def.order ?? 'completion',
     stages,
-    workers: def.workers ?? 4,
+    workers: def.workers ?? defaultWorkers,
     hasReduce: typeof def.reduce === 'function',
   };
 }

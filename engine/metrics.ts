@@ -1,5 +1,5 @@
 // Prometheus text exposition (format 0.0.4) of what the dashboard shows, on `--metrics-port`.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { messages } from './errors.js';
 import type { EngineStats, MachineStats } from './types.js';
@@ -87,6 +87,8 @@ export interface MetricsServer { readonly port: number; close(): Promise<void> }
  */
 export async function serveMetrics(port: number, collect: () => MetricFamily[]): Promise<MetricsServer> {
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw messages.usage(`Expected --metrics-port to be a port number (0-65535), got ${port}`);
+  // node:http loads on use: the engine imports this module for every run, few serve metrics.
+  const { createServer } = await import('node:http');
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) { res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: try /metrics\n'); return; }
     let body: string;

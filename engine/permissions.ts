@@ -74,7 +74,7 @@ const defaultHosts: Record<string, string> = {
 export interface GrantContext {
   cwd: string;
   pipelineFile: string;
-  definition: PipelineDefinition;
+  definition: Pick<PipelineDefinition, 'name' | 'permissions'>;
   /** Input patterns (files, folders, globs) and watch folders the run reads. */
   inputs: string[];
   /** Absolute output file. */

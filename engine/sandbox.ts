@@ -5,6 +5,8 @@ import { createRequire } from 'node:module';
 import { permissionMessage, PermissionDeniedError } from './errors.js';
 import { installNetGuard } from './net-guard.js';
 import { envAllowed, type AllowList } from './permissions.js';
+import { traceEnvVar } from './trace.js';
+import type { Declaration } from './declaration.js';
 
 /** Set by the launcher on the re-executed process; also the re-exec loop guard. */
 export const sandboxEnvVar = 'PIPELINE_TUI_SANDBOX';
@@ -17,6 +19,18 @@ export interface SandboxSpec {
   hiddenEnv: string[];
   /** jiti's transpile cache for this pipeline: writable here, never read by the (unsandboxed) launcher. */
   cacheDir: string;
+  /**
+   * What the launcher read from the pipeline's text and planned this sandbox from, when it did not load
+   * the pipeline itself: the evaluated pipeline must declare the same before anything runs.
+   */
+  declared?: Declaration;
+  /** Worker threads to start as soon as the process starts, for the pool to adopt (engine/worker-prestart.ts). */
+  prestart?: { file: string; workers: number };
+  /**
+   * The command as the launcher parsed it (`run`, `retry` or the default one), so the sandboxed process
+   * goes straight to it (tui/sandboxed.ts) instead of parsing its command line again. Opaque here.
+   */
+  command?: unknown;
 }
 
 let spec: SandboxSpec | null | undefined;
@@ -45,6 +59,8 @@ export function workerEnv(): Record<string, string> | undefined {
   const s = activeSandbox();
   if (!s || s.env === 'all') return undefined;
   const env: Record<string, string> = { [sandboxEnvVar]: process.env[sandboxEnvVar]! };
+  // Ours, not the pipeline's: start-up tracing reaches the workers too.
+  if (process.env[traceEnvVar] !== undefined) env[traceEnvVar] = process.env[traceEnvVar];
   for (const [name, value] of Object.entries(process.env)) {
     if (value !== undefined && envAllowed(s.env, name)) env[name] = value;
   }

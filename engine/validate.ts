@@ -150,3 +150,5 @@ export function assertValidPipeline(def: unknown, file: string): asserts def is 
 }
 
 export const retryDefaults: Required<RetryOptions> = { attempts: 3, backoffMs: 1_000, maxBackoffMs: 60_000 };
+/** A pipeline's pool size when it sets no `workers`. */
+export const defaultWorkers = 4;

@@ -40,6 +40,17 @@ export interface WireError {
   column?: number;
 }
 
+/**
+ * A prestarted worker's workerData (engine/worker-prestart.ts): the file only, so it can load the
+ * pipeline before its pool exists; the pool then sends the WorkerInit in an InitMessage.
+ */
+export interface PrestartData { file: string; prestarted: true }
+/**
+ * To a prestarted worker: `load` once the main thread has loaded the pipeline (so the transpile cache is
+ * warm: workers that transpiled too would each load the transpiler); `init` once its pool adopts it (implies load).
+ */
+export type PrestartMessage = { __pt: 'load' } | { __pt: 'init'; init: WorkerInit };
+
 export interface WorkerInit {
   file: string;
   /** The stage this worker's pool runs. */

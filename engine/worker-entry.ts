@@ -6,16 +6,28 @@ import { importPipelineModule } from './load.js';
 import { asPermissionDenied } from './permissions.js';
 import { installWorkerSandbox } from './sandbox.js';
 import { locateInPipeline } from './stack.js';
+import { trace } from './trace.js';
 import type { ProcessContext, ProcessFn, PipelineDefinition } from './types.js';
 import type { LlmRequest, LlmResponse } from './providers/adapters.js';
 import { parkMs, sleepAfterMs, WorkerMailbox } from './mailbox.js';
-import type { BatchMessage, LlmReply, WakeMessage, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
+import type { BatchMessage, LlmReply, PrestartData, PrestartMessage, WakeMessage, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
 
 process.setSourceMapsEnabled(true);
-const init = workerData as WorkerInit;
-const seqView = new Int32Array(init.progressSeq);
-const timeView = new Float64Array(init.progressTime);
-const mailbox = new WorkerMailbox(init.mailbox);
+trace('worker modules loaded');
+// A prestarted worker (engine/worker-prestart.ts) knows only its file at first: it loads its modules
+// while the main thread loads the pipeline, the pipeline when told to, and gets the rest of its init
+// when its pool adopts it (messages listened for from the start: none may pass unheard).
+const early = workerData as WorkerInit | PrestartData;
+const file = early.file;
+let loadAllowed: (() => void) | undefined;
+const mayLoad = 'prestarted' in early ? new Promise<void>((resolve) => { loadAllowed = resolve; }) : undefined;
+const initMessage = 'prestarted' in early ? new Promise<WorkerInit>((resolve) => {
+  const onMessage = (m: PrestartMessage) => {
+    if (m?.__pt === 'load' || m?.__pt === 'init') loadAllowed!();
+    if (m?.__pt === 'init') { parentPort!.off('message', onMessage); resolve(m.init); }
+  };
+  parentPort!.on('message', onMessage);
+}) : undefined;
 const post = (m: WorkerSideMessage) => parentPort!.postMessage(m);
 
 function toWireError(thrown: unknown, fallbackCode: string): WireError {
@@ -24,7 +36,7 @@ function toWireError(thrown: unknown, fallbackCode: string): WireError {
   const denied = asPermissionDenied(thrown);
   const d = describeThrown(denied ?? thrown);
   const code = d.code && /^[A-Z][A-Z0-9_]*$/.test(d.code) ? d.code : fallbackCode;
-  const where = locateInPipeline(describeThrown(thrown).stack, init.file) ?? (denied ? locateInPipeline(d.stack, init.file) : undefined);
+  const where = locateInPipeline(describeThrown(thrown).stack, file) ?? (denied ? locateInPipeline(d.stack, file) : undefined);
   return {
     name: d.name,
     message: where ? `${d.message} (${where.file}:${where.line})` : d.message,
@@ -46,7 +58,13 @@ process.on('unhandledRejection', die);
 
 // Before any pipeline code runs: the network guard, the child-process guard, hints for hidden variables.
 installWorkerSandbox((message) => post({ __pt: 'log', id: null, message }));
-const def = (await importPipelineModule(init.file)) as PipelineDefinition;
+await mayLoad;
+const def = (await importPipelineModule(file)) as PipelineDefinition;
+trace('worker pipeline loaded');
+const init = initMessage ? await initMessage : (early as WorkerInit);
+const seqView = new Int32Array(init.progressSeq);
+const timeView = new Float64Array(init.progressTime);
+const mailbox = new WorkerMailbox(init.mailbox);
 const processors: ProcessFn[] = def.stages ? def.stages.map((s) => s.process) : [def.process!];
 
 /** Throws on values JSON would drop or mangle silently: a function result must not become `{}`. */

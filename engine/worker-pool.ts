@@ -6,6 +6,7 @@ import { BatchSizer } from './batching.js';
 import { createMailbox } from './mailbox.js';
 import { PoolWorker } from './pool-worker.js';
 import { workerEnv } from './sandbox.js';
+import { takePrestarted } from './worker-prestart.js';
 import type { LlmRequest, LlmResponse } from './providers/adapters.js';
 import type { LlmReply, WireError, WireItem, WireResult, WorkerInit, WorkerSideMessage } from './wire.js';
 
@@ -173,7 +174,8 @@ export class WorkerPool<T> {
     const init: WorkerInit = { file: this.options.file, stage: this.stage, slot, progressSeq: this.progressSeq, progressTime: this.progressTime, timeouts: this.options.timeouts, mailbox };
     // In a sandbox, pipeline code sees only the environment variables it was allowed.
     const env = workerEnv();
-    const native = new Worker(entry, { workerData: init, stdout: true, stderr: true, ...(env ? { env } : {}) } as never) as InstanceType<typeof Worker>;
+    const prestarted = takePrestarted(this.options.file, init);
+    const native = (prestarted?.worker ?? new Worker(entry, { workerData: init, stdout: true, stderr: true, ...(env ? { env } : {}) } as never)) as InstanceType<typeof Worker>;
     const w = new PoolWorker<T>(nextWorkerId++, slot, native, mailbox);
     this.workers.add(w);
     const n = native as unknown as NodeJS.EventEmitter & { stdout: Readable; stderr: Readable };
@@ -191,6 +193,7 @@ export class WorkerPool<T> {
     n.on('exit', (code: number) => {
       if (!w.dead) this.onWorkerGone(w, w.crash ?? { name: 'Error', message: `Worker exited unexpectedly with code ${code}`, code: ErrorCode.WorkerCrashed, permanent: false }, 'crashed');
     });
+    prestarted?.replay();
     try {
       // Note: threads.js clears this init timer only when the init message arrives, so a worker
       // stopped while starting leaves it pending; the CLI exits explicitly for that reason.

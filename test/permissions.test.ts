@@ -143,6 +143,62 @@ describe('permissions', () => {
   });
 });
 
+describe('planning the sandbox from the pipeline\'s text', () => {
+  /** A pipeline reading `secret` in its process, whose top-level code leaves `marker` when it may write there. */
+  function planProject(permissions: (secretDir: string) => string, topLevel = '') {
+    const dir = makeProject('pt-plan-');
+    const outside = makeProject('pt-plan-outside-');
+    const secret = writeFile(outside, 'secret.txt', 'top secret\n');
+    const marker = path.join(outside, 'evaluated-here');
+    writePipeline(dir, 'pipelines/plan.ts', `
+import { definePipeline } from 'pipeline-tui';
+import { readFileSync, writeFileSync } from 'node:fs';
+try { writeFileSync(${JSON.stringify(marker)}, String(process.pid)); } catch { /* refused in the sandbox */ }
+${topLevel}
+export default definePipeline({
+  name: 'plan',
+  input: 'in.jsonl',
+  id: (r: { id: string }) => r.id,
+  workers: 1,
+  ${permissions(outside)}
+  process: () => readFileSync(${JSON.stringify(secret)}, 'utf8').trim(),
+});
+`);
+    writeFile(dir, 'in.jsonl', '{"id":"a"}\n');
+    return { dir, outside, marker, outFile: path.join(dir, 'out', 'plan.jsonl') };
+  }
+
+  it('a pipeline declared in literals is never run outside the sandbox, and gets exactly its grant', async () => {
+    const p = planProject((outside) => `permissions: { read: [${JSON.stringify(outside)}] },`);
+    const res = await runCli(['run', 'plan', '--json'], { cwd: p.dir });
+    expect(res.code, res.stderr).toBe(0);
+    expect(results(p.outFile).get('a')).toBe('top secret');
+    expect(existsSync(p.marker), 'top-level code ran with write access outside the grant').toBe(false);
+    // The check can see it: without the sandbox, the same code leaves its mark.
+    const all = await runCli(['run', 'plan', '--json', '--fresh', '-A'], { cwd: p.dir });
+    expect(all.code, all.stderr).toBe(0);
+    expect(existsSync(p.marker)).toBe(true);
+  });
+
+  it('permissions the text does not show are honoured: computed ones, and a literal changed while loading', async () => {
+    const computed = planProject(() => 'permissions: { read: [process.env.PT_PLAN_DIR!] },');
+    const res = await runCli(['run', 'plan', '--json'], { cwd: computed.dir, env: { PT_PLAN_DIR: computed.outside } });
+    expect(res.code, res.stderr).toBe(0);
+    expect(results(computed.outFile).get('a')).toBe('top secret');
+
+    // The literal declares no permissions, but the object the pipeline exports inherits some: the sandboxed
+    // process sees the difference before running anything, and the launcher plans again from the real one.
+    const inherited = planProject(() => '', `Object.defineProperty(Object.prototype, 'permissions', { value: { read: [${JSON.stringify('OUTSIDE')}] }, configurable: true });`);
+    const file = path.join(inherited.dir, 'pipelines', 'plan.ts');
+    writeFile(inherited.dir, 'pipelines/plan.ts', readFileSync(file, 'utf8').replace('"OUTSIDE"', JSON.stringify(inherited.outside)));
+    const again = await runCli(['run', 'plan', '--json'], { cwd: inherited.dir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(results(inherited.outFile).get('a')).toBe('top secret');
+    const items = jsonLines(again.stdout).filter((e) => e.type === 'item');
+    expect(items, 'the run happened once').toHaveLength(1);
+  });
+});
+
 describe('grant helpers', () => {
   it('bare --allow-X means everything and never swallows the next argument; lists add up', async () => {
     const { bareAllowFlags, collectAllowList } = await import('../dist/engine/permissions.js');

@@ -304,18 +304,22 @@ describe('feed', () => {
     expect(setWatch(s, { folders: ['inbox/'], filesSeen: 3 })).toBe(s);
   });
 
-  it('the refresh pace stretches with the cost of a frame, between 10 a second and 1 a second', () => {
+  it('the refresh pace stretches with the cost of a frame, more when the main thread is busy', () => {
     const pace = new RefreshPace();
     expect(pace.intervalMs()).toBe(100);
     pace.record(0.5);
     expect(pace.intervalMs()).toBe(100);
     const slow = new RefreshPace();
-    slow.record(4); // 4 ms to draw: 2 x 4 / 0.02 = 400 ms between frames
-    expect(slow.intervalMs()).toBe(400);
+    slow.record(4); // 4 ms of Ink output and 4 of React and layout, x 1.5: 12 ms a frame
+    slow.recordUpdate(4);
+    expect(slow.intervalMs(0.9)).toBe(600); // busy: 2% of the main thread
+    expect(slow.intervalMs(0.1)).toBe(120); // idle: 10%
     slow.record(NaN);
-    expect(slow.intervalMs()).toBe(400);
-    for (let i = 0; i < 50; i++) slow.record(50);
-    expect(slow.intervalMs()).toBe(1000);
+    slow.recordUpdate(-1);
+    expect(slow.intervalMs(0.9)).toBe(600);
+    for (let i = 0; i < 50; i++) slow.record(100);
+    expect(slow.intervalMs(0.9)).toBe(2000); // at most one frame every 2 s while busy
+    expect(slow.intervalMs(0.1)).toBe(1000); // and every second while idle
   });
 
   it('the log tail reads only appended lines, waits for a partial line, and starts over when the file is replaced', () => {

@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { bareAllowFlags, collectAllowList } from '../engine/permissions.js';
-import { checkCommand } from './check.js';
-import { printError } from './print-error.js';
-import { attachToLauncher } from './sandbox.js';
-import { importDashboard, runCommand, statusCommand, listCommand, wantsDashboard, type RunFlags } from './commands.js';
+import { exitWhenFlushed, printError } from './print-error.js';
+import { attachToLauncher } from './sandbox-child.js';
+import { importDashboard, runCommand, wantsDashboard, type RunFlags } from './commands.js';
 import type { WatchFlags } from './watch-command.js';
+import { trace, traceOrigin } from '../engine/trace.js';
+
+traceOrigin();
+trace('cli modules loaded');
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -85,15 +88,15 @@ export function buildProgram(): Command {
     .option('--state <dir>', 'state directory', '.pipeline-tui')
     .option('--redis <url>', 'list the machines of a distributed run (default: the Redis the run recorded)')
     .option('--json', 'one JSON object')
-    .action(async (pipeline: string | undefined, flags: { state: string; json?: boolean; redis?: string }) => { process.exitCode = await statusCommand(pipeline, flags); });
+    .action(async (pipeline: string | undefined, flags: { state: string; json?: boolean; redis?: string }) => { process.exitCode = await (await import('./info-commands.js')).statusCommand(pipeline, flags); });
 
   program.command('list').description('the pipelines in ./pipelines/: name, file, description')
     .option('--json', 'one JSON array')
-    .action(async (flags: { json?: boolean }) => { process.exitCode = await listCommand(flags); });
+    .action(async (flags: { json?: boolean }) => { process.exitCode = await (await import('./info-commands.js')).listCommand(flags); });
 
   program.command('check').description('load, validate and type-check pipelines (default: every file in ./pipelines/); exit 1 on any problem')
     .argument('[pipelines...]', 'pipeline names or paths')
-    .action(async (pipelines: string[]) => { process.exitCode = await checkCommand(pipelines); });
+    .action(async (pipelines: string[]) => { process.exitCode = await (await import('./check.js')).checkCommand(pipelines); });
 
   // `pipeline-tui [PIPELINE]`: the dashboard on a TTY; the same as `run` elsewhere.
   // On a terminal the dashboard stays on its DONE screen until q; with no PIPELINE, a picker comes first.
@@ -133,8 +136,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 await main(process.argv);
-// Exit once the command is done and our output is flushed: a timer left behind by a library (threads.js
-// keeps a worker's start-up timer after the worker is stopped) must not hold a finished CLI open.
-// `watch` and `worker` resolve only when they are stopped, so this never cuts one short.
-await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((r) => s.write('', () => r()))));
-process.exit(process.exitCode ?? 0);
+await exitWhenFlushed();

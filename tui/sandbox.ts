@@ -1,22 +1,26 @@
-// The launcher: after loading and validating a pipeline, the CLI runs itself again in a child process
-// under Node's permission model, with exactly the file access the pipeline was granted (plus what our own
-// code needs), and forwards stdio, signals and the exit code. See README "What the sandbox protects against".
+// The launcher: from a pipeline's declaration, the CLI runs itself again in a child process under Node's
+// permission model, with exactly the file access the pipeline was granted (plus what our own code needs),
+// and forwards stdio, signals and the exit code. See README "What the sandbox protects against".
+// The declaration is read from the file's text when it is plain literals (engine/declaration-scan.ts), so
+// the launcher neither runs pipeline code unsandboxed nor pays for loading it; the child checks it.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, realpathSync, rmdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { declarationOfPipeline, type Declaration } from '../engine/declaration.js';
 import { computeGrant, envAllowed, nodeFsPaths, providerHost, type AllowList, type Grant, type PermissionFlags } from '../engine/permissions.js';
-import { activeSandbox, sandboxEnvVar, type SandboxSpec } from '../engine/sandbox.js';
+import { envVarsFor, resolveEndpoint } from '../engine/providers/endpoints.js';
+import { sandboxEnvVar, type SandboxSpec } from '../engine/sandbox.js';
+import { trace } from '../engine/trace.js';
 import type { LoadedPipeline } from '../engine/types.js';
+import { prestartCount, scanPipelineRef, type PoolFlags } from './plan.js';
+import { relayed, replanExitCode, type RelayedSignal, type ReplanRequest, type SignalEcho } from './sandbox-child.js';
+
+export { sandboxWanted } from './sandbox-child.js';
 
 const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Whether this process should hand the run to a sandboxed child: not with -A, and never from inside one. */
-export function sandboxWanted(flags: PermissionFlags): boolean {
-  return flags.allowAll !== true && activeSandbox() === undefined;
-}
 
 export interface SandboxRun {
   /** Input patterns given on the command line (default: the pipeline's `input`). */
@@ -28,6 +32,10 @@ export interface SandboxRun {
   ref?: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** `run`'s --workers and --redis: the child starts the first pool's workers right away. Absent: it does not. */
+  pool?: PoolFlags;
+  /** The parsed command, run by the child without parsing its command line again (tui/sandboxed.ts). */
+  command?: unknown;
 }
 
 /**
@@ -40,28 +48,23 @@ export function sandboxCacheDir(stateRoot: string, pipeline: string): string {
 }
 
 /** The grant for a run, and the Node flags that enforce its file part. Exposed for tests and `--help`-like tools. */
-export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Promise<{ grant: Grant; spec: SandboxSpec; nodeArgs: string[]; folders: string[] }> {
+export function sandboxPlan(pipeline: Declaration, run: SandboxRun): { grant: Grant; spec: SandboxSpec; nodeArgs: string[]; folders: string[] } {
   const cwd = run.cwd ?? process.cwd();
   const env = run.env ?? process.env;
   const stateRoot = path.resolve(cwd, run.stateDir);
   const hosts: string[] = [];
   const keyVars: string[] = [];
-  const providers = Object.entries(pipeline.definition.providers ?? {});
-  if (providers.length > 0) {
-    // The adapters module loads every provider SDK (~0.3 s): only pipelines with providers pay for it.
-    const { envVarsFor, resolveEndpoint } = await import('../engine/providers/adapters.js');
-    for (const [name, config] of providers) {
-      keyVars.push(...envVarsFor(name).keyVars);
-      const endpoint = resolveEndpoint(name, config, env);
-      const host = providerHost(name, endpoint.kind, endpoint.baseURL);
-      if (host) hosts.push(host);
-    }
+  for (const { name, baseURL } of pipeline.providers) {
+    keyVars.push(...envVarsFor(name).keyVars);
+    const endpoint = resolveEndpoint(name, baseURL === undefined ? {} : { baseURL }, env);
+    const host = providerHost(name, endpoint.kind, endpoint.baseURL);
+    if (host) hosts.push(host);
   }
   const output = path.resolve(cwd, run.out ?? pipeline.output);
   const grant = computeGrant({
     cwd,
     pipelineFile: pipeline.file,
-    definition: pipeline.definition,
+    definition: pipeline,
     inputs: [...(run.inputs.length > 0 ? run.inputs : pipeline.input), ...pipeline.watch],
     output,
     stateRoot,
@@ -69,18 +72,15 @@ export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Pr
   }, run.flags);
   const cacheDir = sandboxCacheDir(stateRoot, pipeline.name);
   // What our own code reads: the compiled CLI, its dependencies, package.json (for --version).
-  // Node checks module loads against their real path: a symlinked node_modules (a git worktree sharing
-  // one, `npm link`) must be granted where it really is, or the child cannot load its own dependencies.
-  const runtimeRead = ['dist', 'node_modules', 'package.json', 'bin'].map((p) => path.join(packageRoot, p)).flatMap((p) => [p, realpathOr(p)]);
+  // Node's loader opens modules by their real path, so a symlinked node_modules (a linked checkout, a
+  // shared store) needs its target granted too.
+  const runtimeRead = ['dist', 'node_modules', 'package.json', 'bin'].flatMap((p) => withRealPath(path.join(packageRoot, p)));
   const fsFlags = (flag: string, list: AllowList, extra: string[]) =>
     list === 'all' ? [`${flag}=*`] : nodeFsPaths([...list, ...extra]).map((p) => `${flag}=${p}`);
   const nodeArgs = [
     '--experimental-permission',
     // Our worker threads need it; see the README for what that leaves open.
     '--allow-worker',
-    // The launcher's v8.setFlagsFromString (bin/) reaches worker threads only: a main thread's young
-    // generation is sized when the process starts, and left at V8's default it grows to 32 MB in a run.
-    '--max-semi-space-size=4',
     ...fsFlags('--allow-fs-read', grant.read, [...runtimeRead, cacheDir]),
     ...fsFlags('--allow-fs-write', grant.write, [cacheDir]),
     // The permission model announces itself on stderr at every start; the README says it once instead.
@@ -94,20 +94,54 @@ export async function sandboxPlan(pipeline: LoadedPipeline, run: SandboxRun): Pr
   return { grant, spec: { net: grant.net, env: grant.env, hiddenEnv, cacheDir }, nodeArgs, folders };
 }
 
-function realpathOr(p: string): string {
-  try { return realpathSync(p); } catch { return p; }
+function withRealPath(p: string): string[] {
+  try {
+    const real = realpathSync(p);
+    return real === p ? [p] : [p, real];
+  } catch { return [p]; }
 }
 
-type RelayedSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
-const relayed: RelayedSignal[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-interface SignalEcho { __pt: 'signal'; signal: RelayedSignal }
+/**
+ * `run` under the sandbox: planned from the declaration in the pipeline's text when it can be read there,
+ * else (or when the sandboxed child finds the evaluated pipeline declares something else) from the
+ * pipeline loaded here, as before. Resolves with the exit code.
+ */
+export async function launchSandboxed(ref: string, run: SandboxRun): Promise<number> {
+  const scanned = scanPipelineRef(ref, run.cwd ?? process.cwd());
+  trace(scanned ? 'declaration read from the text' : 'declaration not readable from the text');
+  if (scanned) {
+    const code = await spawnSandboxed(scanned.declaration, run, true, prestartCount(run.pool, scanned.poolSize));
+    if (code !== 'replan') return code;
+    trace('the sandboxed child asked for a re-plan');
+  }
+  const { loadPipeline } = await import('../engine/load.js');
+  const pipeline = await loadPipeline(ref, run.cwd === undefined ? {} : { cwd: run.cwd });
+  trace('pipeline loaded');
+  return runSandboxed(pipeline, run);
+}
 
 /**
  * Runs this same command line again in a sandboxed child and resolves with its exit code. A child killed
  * by a signal makes this process die by the same signal, so callers see what they would have seen.
  */
 export async function runSandboxed(pipeline: LoadedPipeline, run: SandboxRun): Promise<number> {
-  const { spec, nodeArgs, folders } = await sandboxPlan(pipeline, run);
+  const workers = prestartCount(run.pool, pipeline.stages[0]?.workers ?? pipeline.workers);
+  return spawnSandboxed(declarationOfPipeline(pipeline), run, false, workers) as Promise<number>;
+}
+
+/**
+ * `check`: the child compares the evaluated pipeline with `pipeline` first, and may ask for a re-plan.
+ * `workers`: how many worker threads the child starts as soon as it starts.
+ */
+async function spawnSandboxed(pipeline: Declaration, run: SandboxRun, check: boolean, workers: number | undefined): Promise<number | 'replan'> {
+  const plan = sandboxPlan(pipeline, run);
+  const { nodeArgs, folders } = plan;
+  const spec: SandboxSpec = {
+    ...plan.spec,
+    ...(check ? { declared: pipeline } : {}),
+    ...(workers === undefined ? {} : { prestart: { file: pipeline.file, workers } }),
+    ...(run.command === undefined ? {} : { command: run.command }),
+  };
   const created = folders.map((dir) => ({ dir, top: mkdirSync(dir, { recursive: true, ...(dir === spec.cacheDir ? { mode: 0o700 } : {}) }) }));
   // A run that stops before using them (a missing input, say) leaves no empty folders behind.
   const removeUnused = () => {
@@ -125,6 +159,7 @@ export async function runSandboxed(pipeline: LoadedPipeline, run: SandboxRun): P
     env: { ...(run.env ?? process.env), [sandboxEnvVar]: JSON.stringify(spec) },
     cwd: run.cwd ?? process.cwd(),
   });
+  trace('sandboxed child spawned');
   // Ctrl-C in a terminal reaches both processes; a `kill PID` reaches only this one. The child echoes
   // every signal it gets, and we forward only those it did not get, so it never sees one twice (a
   // second SIGINT means "stop at once").
@@ -132,7 +167,9 @@ export async function runSandboxed(pipeline: LoadedPipeline, run: SandboxRun): P
   // and cancels one of ours that arrived close to it.
   const forwarded = new Map<RelayedSignal, number>();
   const direct = new Map<RelayedSignal, number[]>();
-  child.on('message', (m: SignalEcho) => {
+  let replan = false;
+  child.on('message', (m: SignalEcho | ReplanRequest) => {
+    if (m?.__pt === 'replan') replan = check;
     if (m?.__pt !== 'signal') return;
     const expected = forwarded.get(m.signal) ?? 0;
     if (expected > 0) forwarded.set(m.signal, expected - 1);
@@ -162,33 +199,9 @@ export async function runSandboxed(pipeline: LoadedPipeline, run: SandboxRun): P
         resolve(128 + (signalNumbers[signal] ?? 1));
         return;
       }
-      resolve(code ?? 1);
+      resolve(replan && code === replanExitCode ? 'replan' : code ?? 1);
     });
   });
 }
 
 const signalNumbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
-
-/**
- * The sandboxed child's half of the relay: echo the signals it gets, and die at once when the launcher
- * does (a `kill -9` of the launcher must not leave a run going without anyone to report to).
- */
-export function attachToLauncher(): void {
-  if (!activeSandbox() || typeof process.send !== 'function') return;
-  process.channel?.unref();
-  process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
-  // A launcher killed while we were starting disconnected before that handler existed: follow it now,
-  // or we would run the whole job as an orphan holding the state lock.
-  if (!process.connected) process.kill(process.pid, 'SIGKILL');
-  for (const signal of relayed) {
-    const echo = () => {
-      process.send?.({ __pt: 'signal', signal } satisfies SignalEcho);
-      // Until the command installs its own handler (while loading, say), keep Node's default: die by it.
-      if (process.listenerCount(signal) === 1) {
-        process.off(signal, echo);
-        process.kill(process.pid, signal);
-      }
-    };
-    process.on(signal, echo);
-  }
-}

@@ -1,6 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseCsv } from 'csv-parse';
 import { countLines, fileChunks } from './jsonl.js';
 import type { CsvDialect, InputReader, InputRecord, InputTable, ReadOptions } from './types.js';
 
@@ -59,6 +58,8 @@ function breaksIn(s: string, leadingOnly: boolean): number {
  * A malformed row becomes an error row; parsing goes on with the next one.
  */
 async function* csvRows(file: string, display: string, delimiter: string): AsyncGenerator<CsvRow[]> {
+  // Loaded on the first csv read: the engine imports every reader, and most runs read no csv.
+  const { parse: parseCsv } = await import('csv-parse');
   let breaks = 0;
   let rows: CsvRow[] = [];
   const startOf = (raw: string): number => {

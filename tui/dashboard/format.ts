@@ -11,9 +11,11 @@ export function compact(n: number): string {
   return `${Math.round(n / 1_000_000)}M`;
 }
 
-/** 1,234,567 */
+/** 1,234,567. By hand: toLocaleString goes through ICU on every call, a visible share of a frame's cost. */
 export function grouped(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
+  const r = Math.round(n);
+  if (!Number.isSafeInteger(r)) return r.toLocaleString('en-US');
+  return String(r).replace(/\B(?=(\d{3})+$)/g, ',');
 }
 
 export function rate(perSecond: number): string {

@@ -2,7 +2,8 @@
 // (final frame, then the plain summary lines below it). Loaded only on the TTY path.
 import path from 'node:path';
 import { render } from 'ink';
-import { createEngine, type Engine, type EngineOptions } from '../../engine/engine.js';
+import type { Engine, EngineOptions } from '../../engine/engine.js';
+import { trace } from '../../engine/trace.js';
 import type { LoadedPipeline, RunSummary } from '../../engine/types.js';
 import { readCheckpointSummary } from '../../state/checkpoint-summary.js';
 import { feedStore } from '../../state/feed.js';
@@ -37,6 +38,8 @@ export interface DashboardRunOptions {
   stderr?: NodeJS.WriteStream;
   /** Write every frame in full, one after another, instead of redrawing in place (tests, and CI where Ink draws nothing live). @default false */
   debug?: boolean;
+  /** Called once the first frame is out: the caller starts what would have delayed it (worker threads). */
+  onFirstFrame?: () => void;
 }
 
 /** More than this per stage is a typo held down, not a plan. */
@@ -95,10 +98,29 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const pace = new RefreshPace();
+  // The main thread's event-loop utilization since the last refresh: high while the engine dispatches flat out.
+  let lastElu = performance.eventLoopUtilization();
+  const mainThreadBusy = () => {
+    const now = performance.eventLoopUtilization();
+    const since = performance.eventLoopUtilization(now, lastElu).utilization;
+    lastElu = now;
+    return since;
+  };
+  const frames = { count: 0, ms: 0 };
   const ink = render(<Dashboard store={store} onEffect={onEffect} />, {
     stdin, stdout, stderr: o.stderr ?? process.stderr, exitOnCtrlC: false, maxFps: 10, debug: o.debug ?? false,
-    onRender: (m) => pace.record(m.renderTime),
+    onRender: (m) => {
+      if (frames.count++ === 0) {
+        trace('dashboard first frame');
+        o.onFirstFrame?.();
+      }
+      frames.ms += m.renderTime;
+      pace.record(m.renderTime);
+    },
   });
+  // Loaded once the first frame is out: the frame does not need it, and loading it is main-thread work.
+  const engineModule = import('../../engine/engine.js');
+  engineModule.catch(() => undefined); // awaited below
   const leave = async () => {
     // Store updates reach React on a later tick; unmounting before that would leave a stale last frame.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -119,10 +141,12 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
       }
     }
     store.setState(startRun, true);
+    const { createEngine } = await engineModule;
     const e = createEngine(o.pipeline, { ...o.engineOptions, fresh });
     engine = e;
     const stopFeed = feedStore(store, e, {
-      intervalMs: () => pace.intervalMs(),
+      intervalMs: () => pace.intervalMs(mainThreadBusy()),
+      onPoll: (ms) => pace.recordUpdate(ms),
       logFile: statePaths(stateRoot, o.pipeline.name).log,
       logFromStart: fresh,
       ...(typeof o.watch === 'function' ? { watch: o.watch } : {}),
@@ -133,6 +157,7 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
       // A q or Ctrl-C before the engine existed still counts.
       if (stopRequested) void e.stop(stopRequested === 'force' ? { force: true } : {});
       summary = await running;
+      trace(`run finished; ${frames.count} frames drawn, Ink's part ${(frames.ms / Math.max(1, frames.count)).toFixed(1)} ms each`);
     } catch (err) {
       stopFeed();
       store.setState((s) => failRun(s, err instanceof Error ? err.message : String(err)), true);
