@@ -301,7 +301,7 @@ describe('dashboard session (in process, real engine)', () => {
     const dir = makeProject();
     const file = writePipeline(dir, 'slow.ts', `import { definePipeline } from 'pipeline-tui';
 export default definePipeline({ name: 'slow', id: (r: any) => String(r.id), workers: 2,
-  async process(r: any) { await new Promise((res) => setTimeout(res, 5)); return { id: r.id }; } });`);
+  async process(r: any) { await new Promise((res) => setTimeout(res, 25)); return { id: r.id }; } });`);
     const input = writeJsonl(dir, 'in.jsonl', 300);
     const pipeline = await loadPipeline(file, { cwd: dir });
     const run = (t: ReturnType<typeof fakeTerminal>) => runDashboard({

@@ -73,7 +73,9 @@ const summaryOf = (stdout: string) => (stdout.split('\n').filter((l) => l.starts
 /** Job keys of `name`'s queues still in Redis (the queue's own bookkeeping keys excluded). */
 async function jobKeys(name: string): Promise<string[]> {
   const reply = await redis.command('KEYS', `pipeline-tui:${name}.stage*`);
-  return reply.split('\r\n').filter((l) => l.startsWith('pipeline-tui:'));
+  // meta, stalled-check, events, id, marker: BullMQ's own, re-created by any worker still polling.
+  const own = /:(meta|stalled-check|events|id|marker)$/;
+  return reply.split('\r\n').filter((l) => l.startsWith('pipeline-tui:') && !own.test(l));
 }
 
 describe('distributed runs', () => {

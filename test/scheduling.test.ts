@@ -86,7 +86,8 @@ describe('scheduling', () => {
   });
 
   it('resizes up and down while run() is pending; every item is done exactly once', async () => {
-    const n = 120;
+    // Enough that, however slowly the new threads start, 40 more are left for them and plenty for after the shrink.
+    const n = 300;
     const { dir, input, pipeline, outFile } = await setup(recorder('resize', 'workers: 1,', 20), n);
     const engine = createEngine(pipeline, { cwd: dir });
     const events: EngineEvent[] = [];

@@ -94,7 +94,7 @@ describe.skipIf(!hasTmux)('dashboard in a real terminal (tmux)', () => {
     seen.push(await waitScreen('keys', (s) => s.includes('Terminal too small (need 60x16)'), 'the too-small screen'));
     tmux('resize-window', '-t', 'keys', '-x', '100', '-y', '30');
     seen.push(await waitScreen('keys', (s) => s.includes('Queue') && s.includes('Workers: 3'), 'the dashboard again'));
-    seen.push(await waitScreen('keys', (s) => /TRANSIENT boom/.test(s), 'an error line'));
+    seen.push(await waitScreen('keys', (s) => /TRANSIENT \d+: boom/.test(s), 'an error line (with its item id)'));
 
     tmux('send-keys', '-t', 'keys', 'q');
     await waitFor(() => exitCode(dir) !== null, 30_000, 'the CLI to exit');
