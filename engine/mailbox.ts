@@ -5,7 +5,8 @@ import type { WireItem } from './wire.js';
  *
  * Why: waking an idle worker with postMessage costs a structured clone, a write to the worker's event
  * fd, a turn of its event loop and the JS event dispatch; an idle worker blocked in Atomics.wait and
- * woken by Atomics.notify starts in well under half that time. And a batch waiting here, unlike one
+ * woken by Atomics.notify starts in about half that time (measured here: 27-50 µs against 70-110 µs,
+ * payload aside). And a batch waiting here, unlike one
  * posted, can be taken back before it starts (tail balancing, pause, stop, retire), so a worker can hold
  * its next batch ready even when items are slow.
  *
