@@ -26,6 +26,7 @@ export interface CheckpointDoc {
   updatedAt: string;
   /** How many journal bytes are folded into this document; replay starts there. */
   journalBytes: number;
+  /** On disk, every done id. In memory always empty: the ids live in `CheckpointStore.done` (CheckpointFile reads and writes them). */
   done: string[];
   failed: Record<string, DeadLetter>;
   /** Multi-stage items part-way through: last completed stage and its result (JSON). */
