@@ -22,22 +22,16 @@ export interface FeedOptions {
   watch?: () => WatchInfo;
   /** @default Date.now */
   now?: () => number;
-  /** Told how long each poll's store update took (React renders and Ink lays out inside it), for pacing. */
-  onPoll?: (ms: number) => void;
 }
 
 /** Starts polling; returns a function that takes one last sample and stops. */
 export function feedStore(store: DashboardStore, source: StatsSource, options: FeedOptions = {}): () => void {
   const now = options.now ?? Date.now;
   const watch = options.watch;
-  const poll = () => {
-    const started = performance.now();
-    store.setState((s) => {
-      const next = applyStats(s, source.stats(), now());
-      return watch ? setWatch(next, watch()) : next;
-    }, true);
-    options.onPoll?.(performance.now() - started);
-  };
+  const poll = () => store.setState((s) => {
+    const next = applyStats(s, source.stats(), now());
+    return watch ? setWatch(next, watch()) : next;
+  }, true);
   const tail = options.logFile ? new LogTail(options.logFile, options.logFromStart ?? false) : undefined;
   const readLogs = () => { if (tail) store.setState((s) => addLogs(s, tail.read()), true); };
   const period = options.intervalMs ?? 100;

@@ -146,7 +146,6 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
     engine = e;
     const stopFeed = feedStore(store, e, {
       intervalMs: () => pace.intervalMs(mainThreadBusy()),
-      onPoll: (ms) => pace.recordUpdate(ms),
       logFile: statePaths(stateRoot, o.pipeline.name).log,
       logFromStart: fresh,
       ...(typeof o.watch === 'function' ? { watch: o.watch } : {}),
