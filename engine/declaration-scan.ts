@@ -1,13 +1,10 @@
-// Reads a pipeline's declaration (engine/declaration.ts) from its source text, without running it: the
-// sandbox launcher then never evaluates pipeline code outside the sandbox, and skips loading it at all.
-// Only the plain shape is read,
-//   export default definePipeline({ name: 'x', input: [...], permissions: { read: [...] }, ... })
-// (or a plain object literal, or `const p = definePipeline(...)` exported as `export default p`), with
-// name, input, watch, output, permissions and the providers' baseURL written as literals. Anything else
-// (a spread, a computed key, a value from a variable or `process.env`) gives undefined, and the caller
-// evaluates the file instead. The sandboxed process compares what this returned with the evaluated
-// pipeline before it runs anything (tui/sandbox-child.ts), so a wrong answer here costs a restart, never a
-// wrong grant.
+// Reads a pipeline's declaration (engine/declaration.ts) from its text, without running it, so the sandbox
+// launcher neither runs pipeline code unsandboxed nor pays for loading it. Only the plain shape is read:
+// `export default definePipeline({ name: 'x', permissions: { read: [...] }, ... })` (or a plain object, or
+// `const p = ...` exported as `export default p`) with name, input, watch, output, permissions and the
+// providers' baseURL as literals. Anything else (a spread, a computed key, a variable, `process.env`) gives
+// undefined and the caller evaluates the file. The sandboxed process checks the result against the evaluated
+// pipeline before anything runs (tui/sandbox-child.ts): a wrong answer costs a restart, never a wrong grant.
 import { declarationOf, type Declaration } from './declaration.js';
 import { tokenize, type Token } from './js-tokens.js';
 import type { Permissions, ProviderLimits } from './types.js';
@@ -98,15 +95,8 @@ class Scanner {
       const n = tok?.type === 'num' ? Number(tok.value.replace(/_/g, '')) : NaN;
       return Number.isInteger(n) && n > 0 ? n : undefined;
     };
-    if (this.is(w.start, '{')) {
-      try {
-        return count(this.objectAt(w).get('min'));
-      } catch (e) {
-        if (e instanceof GiveUp) return undefined;
-        throw e;
-      }
-    }
-    return count(w);
+    if (!this.is(w.start, '{')) return count(w);
+    try { return count(this.objectAt(w).get('min')); } catch (e) { if (e instanceof GiveUp) return undefined; throw e; }
   }
 
   /** Local names of `definePipeline` imported from 'pipeline-tui'. */

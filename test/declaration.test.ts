@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { declarationOfPipeline, sameDeclaration } from '../dist/engine/declaration.js';
-import { scanDeclaration } from '../dist/engine/declaration-scan.js';
+import { scanDeclaration, scanPipeline } from '../dist/engine/declaration-scan.js';
 import { loadPipeline } from '../dist/engine/load.js';
 import { cleanupProjects, makeProject, repoRoot, writePipeline } from './helpers.js';
 
@@ -95,5 +95,16 @@ void helper;
     expect(scan(`${head}const x = definePipeline({ name: 'x', process: (r) => r });\nexport { x as default };\n`)).toBeUndefined();
     expect(scan(`${head}export default definePipeline({ name: 'x', process: (r) => r }`)).toBeUndefined(); // syntax error
     expect(scan(`${head}export default definePipeline({ name: 'x\\1', process: (r) => r });\n`)).toBeUndefined(); // legacy octal
+  });
+
+  it('gives the first pool\'s size as a hint for starting workers early, when the text says it', () => {
+    const size = (fields: string) => scanPipeline('/p/p.ts', `${head}export default definePipeline({ name: 'x', ${fields} process: (r) => r });\n`)?.poolSize;
+    expect(size('')).toBe(4); // the default
+    expect(size('workers: 2,')).toBe(2);
+    expect(size('workers: { min: 3, max: 8 },')).toBe(3);
+    expect(size('workers: Number(process.env.N),')).toBeUndefined();
+    expect(size(`stages: [{ name: 'a', process: (r: unknown) => r }],`)).toBeUndefined();
+    // The hint never blocks the declaration.
+    expect(scanPipeline('/p/p.ts', `${head}export default definePipeline({ name: 'x', workers: n, process: (r) => r });\n`)?.declaration.name).toBe('x');
   });
 });
