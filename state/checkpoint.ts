@@ -3,7 +3,8 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, re
 import { Low } from 'lowdb';
 import { messages } from '../engine/errors.js';
 import { CheckpointFile } from './checkpoint-file.js';
-import { IdIndex, IdSet } from './id-set.js';
+import { IdIndex } from './id-index.js';
+import { IdSet } from './id-set.js';
 import { backupName, statePaths, type StatePaths } from './paths.js';
 import { JournalCorruptError, replayJournal, trimPartialTail, type DeadLetter } from './journal.js';
 

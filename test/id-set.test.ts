@@ -1,7 +1,8 @@
 // The compact id set behind the checkpoint's done ids and the engine's seen ids: it must behave exactly
 // like a Set<string> (no false positives on shared hashes, every id back as it went in) while growing.
 import { describe, expect, it } from 'vitest';
-import { hashId, IdIndex, IdSet } from '../dist/state/id-set.js';
+import { hashId, IdIndex } from '../dist/state/id-index.js';
+import { IdSet } from '../dist/state/id-set.js';
 
 /** Two different ids with the same 32-bit hash, found by the birthday bound (~2^16 tries). */
 function collidingPair(): [string, string] {
