@@ -54,7 +54,7 @@ function startWorker(dir: string, name: string, args: string[] = ['-A']): Worker
 }
 
 async function waitingFor(w: Worker): Promise<void> {
-  await waitFor(() => w.output().includes('waiting for a run'), 20_000, `worker ${w.child.pid} to wait for a run`);
+  await waitFor(() => w.output().includes('waiting for a run'), 45_000, `worker ${w.child.pid} to wait for a run`);
 }
 
 type Line = { id: string; result: { id: number; pid: number; at: number; attempt: number } };
@@ -79,7 +79,7 @@ async function jobKeys(name: string): Promise<string[]> {
 }
 
 describe('distributed runs', () => {
-  it('a coordinator and two worker processes finish every item exactly once; workers wait for a run and go back to waiting', async () => {
+  it('a coordinator and two worker processes finish every item exactly once; workers wait for a run and go back to waiting', { timeout: 150_000 }, async () => {
     const n = 300;
     const { dir, outFile } = project('dist-two', n, 8);
     // Started before any run exists: they must wait for one.
