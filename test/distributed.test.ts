@@ -135,6 +135,8 @@ describe('distributed runs', () => {
 
     // The process that runs the items names itself host:pid (with the sandbox, the launcher's child).
     const victimPid = Number(/serving run \S+ \(coordinator \S+\) as \S+:(\d+)/.exec(victim.output())?.[1]);
+    // On a loaded machine the survivor may take the first (ungated) items alone: kill only once the victim has worked.
+    await waitFor(() => readJsonl<Line>(outFile).some((l) => l.result.pid === victimPid), 20_000, 'the victim to finish an item');
     victim.child.kill('SIGKILL');
     const killedAt = Date.now();
     writeFile(dir, 'GATE', '');
