@@ -1,16 +1,9 @@
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { importPipelineModule, pipelineExtensions } from '../engine/load.js';
+import { importPipelineModule } from '../engine/load.js';
+import { listPipelineFiles } from '../engine/pipeline-files.js';
 import { validatePipeline } from '../engine/validate.js';
 
 /** Pipeline files in a folder, as `pipeline-tui list` and the picker find them (no `.d.ts`, no `_private`). */
-export function pipelineFilesIn(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => pipelineExtensions.some((e) => f.endsWith(e)) && !f.endsWith('.d.ts') && !f.startsWith('_'))
-    .sort()
-    .map((f) => path.join(dir, f));
-}
+export const pipelineFilesIn = listPipelineFiles;
 
 export interface PipelineFileInfo { name: string | null; description: string; problem: string | null }
 

@@ -34,19 +34,31 @@ function flatten(value: unknown, prefix: string, out: Record<string, unknown>): 
   return out;
 }
 
+/**
+ * The result columns: every key any result has, ordered by the first record (in reading order, `n`) that
+ * has it, then by its place in that record. The journal lists items as they finished, so taking keys in
+ * journal order would make the column order depend on which worker was quicker.
+ */
 class ResultColumns {
-  readonly keys: string[] = [];
-  private readonly seen = new Set<string>();
+  private readonly first = new Map<string, { n: number; at: number }>();
+  private ordered: string[] | undefined;
   overflow = false;
 
-  add(result: unknown): void {
+  add(result: unknown, n: number): void {
     if (this.overflow) return;
-    for (const k of Object.keys(flatten(result, '', {}))) {
-      if (this.seen.has(k)) continue;
-      this.seen.add(k);
-      this.keys.push(k);
-      if (this.keys.length > MAX_RESULT_COLUMNS) { this.overflow = true; return; }
+    const keys = Object.keys(flatten(result, '', {}));
+    for (const [at, k] of keys.entries()) {
+      const seen = this.first.get(k);
+      if (seen && (seen.n < n || (seen.n === n && seen.at <= at))) continue;
+      this.first.set(k, { n, at });
+      this.ordered = undefined;
+      if (this.first.size > MAX_RESULT_COLUMNS) { this.overflow = true; return; }
     }
+  }
+
+  private get keys(): string[] {
+    this.ordered ??= [...this.first.entries()].sort(([, a], [, b]) => a.n - b.n || a.at - b.at).map(([k]) => k);
+    return this.ordered;
   }
 
   values(result: unknown): unknown[] {
@@ -136,7 +148,7 @@ function sameId(ctx: TableContext, record: unknown, id: string): boolean {
 
 async function prepare(journal: string, ctx: TableContext) {
   const results = new ResultColumns();
-  const index = await DoneIndex.build(journal, (e) => results.add(e.result));
+  const index = await DoneIndex.build(journal, (e) => results.add(e.result, e.n));
   return { index, ...(await layout(index, results, ctx)) };
 }
 
