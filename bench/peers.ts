@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { spawn, Thread, Worker } from '../engine/threads.js';
+import { percentile } from './util.js';
 
 const piscinaWorker = fileURLToPath(new URL('./workers/trivial-piscina.js', import.meta.url));
 
@@ -71,8 +72,7 @@ export async function rawPostMessageLatency(samples: number): Promise<{ p50: num
   }
   await w.terminate();
   lat.sort((a, b) => a - b);
-  const pick = (p: number) => lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)]!;
-  return { p50: pick(50), p99: pick(99) };
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
 }
 
 /**
@@ -117,6 +117,5 @@ export async function atomicsWakeLatency(samples: number, payload: boolean): Pro
   }
   await w.terminate();
   lat.sort((a, b) => a - b);
-  const pick = (p: number) => lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)]!;
-  return { p50: pick(50), p99: pick(99) };
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
 }

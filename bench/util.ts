@@ -34,25 +34,21 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-/** Peak resident set of a running process (VmHWM), in MB; 0 once it has gone. */
-export function peakRssMb(pid: number): number {
+/** A `VmXxx: N kB` line of /proc/<pid>/status in MB; 0 once the process has gone. */
+function statusMb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : 0;
   } catch {
     return 0;
   }
 }
 
+/** Peak resident set of a running process (VmHWM), in MB; 0 once it has gone. */
+export const peakRssMb = (pid: number): number => statusMb(pid, 'VmHWM');
+
 /** Resident set of a running process now (VmRSS), in MB; 0 once it has gone. */
-export function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
+export const rssMb = (pid: number): number => statusMb(pid, 'VmRSS');
 
 /** The process and its descendants, parents first. */
 export function processTree(pid: number): number[] {
