@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProviderHub } from '../dist/engine/providers/hub.js';
 import { SimulatorThread } from '../dist/engine/providers/simulator-thread.js';
 import { warmUpSimulator, type SimulatorOptions } from '../dist/engine/providers/simulator.js';
+import { LocalRateLimiter, type RateLimiter } from '../dist/engine/providers/limiter.js';
+import { onRequestWritten } from '../dist/engine/providers/wire-stamp.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => { for (const c of cleanup.splice(0)) await c(); });
@@ -96,5 +98,47 @@ describe('ProviderHub over real HTTP', () => {
     const h = await hub({ openai: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
     await expect(h.call('mistral', { prompt: 'x' }, signal())).rejects.toMatchObject({ code: 'PROVIDER_UNKNOWN' });
     await expect(ProviderHub.create({ openai: { fallback: 'nope' } }, { env: {} })).rejects.toThrow(/Expected providers.openai.fallback to name a declared provider/);
+  });
+});
+
+describe('send stamps', () => {
+  it('reports when a fetch request reaches the socket, for the wrapped call only', async () => {
+    const arrivals: number[] = [];
+    const server: Server = createServer((req, res) => { arrivals.push(performance.now()); req.resume(); req.on('end', () => res.end('{}')); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const wired: number[] = [];
+    const called = performance.now();
+    await onRequestWritten(() => wired.push(performance.now()), () => fetch(url, { method: 'POST', body: '{}' }).then((r) => r.arrayBuffer()));
+    // Concurrent fetches outside the wrapper, and one inside, are told apart.
+    await Promise.all([
+      fetch(url, { method: 'POST', body: '{}' }).then((r) => r.arrayBuffer()),
+      onRequestWritten(() => wired.push(performance.now()), () => fetch(url, { method: 'POST', body: '{}' }).then((r) => r.arrayBuffer())),
+      fetch(url, { method: 'POST', body: '{}' }).then((r) => r.arrayBuffer()),
+    ]);
+    expect(arrivals).toHaveLength(4);
+    expect(wired).toHaveLength(2);
+    expect(wired[0]!).toBeGreaterThanOrEqual(called);
+    expect(wired[0]!).toBeLessThanOrEqual(arrivals[0]!);
+  });
+
+  it('the hub stamps each start again when its request is written, so the record is never earlier than the send', async () => {
+    const sim = await simulator({ latencyMs: 5, latencyJitter: 0 });
+    const stamps: number[] = [];
+    const factory = (_name: string, opts: ConstructorParameters<typeof LocalRateLimiter>[0]): RateLimiter => {
+      const inner = new LocalRateLimiter(opts);
+      return {
+        acquire: async (tokens, sig) => { const p = await inner.acquire(tokens, sig); return { sent: () => { stamps.push(performance.now()); p.sent(); }, settle: (n) => p.settle(n) }; },
+        pauseUntil: (ms) => inner.pauseUntil(ms),
+        recentStarts: () => inner.recentStarts(),
+        stop: () => inner.stop(),
+      };
+    };
+    const h = await hub({ openai: { rpm: 600 } }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: sim.url }, { limiterFactory: factory });
+    await h.call('openai', { prompt: 'stamp me' }, signal());
+    // Once at the grant, once when the request was written.
+    expect(stamps).toHaveLength(2);
+    expect(stamps[1]!).toBeGreaterThanOrEqual(stamps[0]!);
   });
 });

@@ -3,6 +3,7 @@ import { createGoogleGenerativeAI } from '@ai-sdk/google';
 import { createOpenAI } from '@ai-sdk/openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { APICallError, generateText, type LanguageModel, type ModelMessage } from 'ai';
+import { onRequestWritten } from './wire-stamp.js';
 
 export interface LlmRequest {
   prompt?: string;
@@ -23,12 +24,20 @@ export interface LlmResponse {
 export { envVarsFor, hasCredentials, resolveEndpoint, type ProviderEndpoint } from './endpoints.js';
 import type { ProviderEndpoint } from './endpoints.js';
 
-function model(name: string, e: ProviderEndpoint, id: string, beforeSend: () => Promise<void>): LanguageModel {
+/** When a call may leave and when it did: the limiter's permit, and the start it records. */
+export interface SendHooks {
+  /** Resolves when the request may be sent (the limiter's permit). */
+  beforeSend(): Promise<void>;
+  /** The request was written to the socket (again, for a redirect). */
+  onWire(): void;
+}
+
+function model(name: string, e: ProviderEndpoint, id: string, hooks: SendHooks): LanguageModel {
   // The limiter's permit is taken here, as late as possible: the provider counts arrivals, and the
   // SDK's own work before sending would otherwise blur the spacing the limiter made.
   const fetch = async (input: Parameters<typeof globalThis.fetch>[0], init?: Parameters<typeof globalThis.fetch>[1]) => {
-    await beforeSend();
-    return globalThis.fetch(input, init);
+    await hooks.beforeSend();
+    return onRequestWritten(hooks.onWire, () => globalThis.fetch(input, init));
   };
   const base = { fetch, ...(e.baseURL === undefined ? {} : { baseURL: e.baseURL }) };
   switch (e.kind) {
@@ -43,10 +52,10 @@ function model(name: string, e: ProviderEndpoint, id: string, beforeSend: () => 
 }
 
 /** One HTTP call through the real SDK, with the SDK's own retries off: we retry, under our limits. */
-export async function callProvider(name: string, e: ProviderEndpoint, req: LlmRequest, signal: AbortSignal, beforeSend: () => Promise<void>): Promise<LlmResponse> {
+export async function callProvider(name: string, e: ProviderEndpoint, req: LlmRequest, signal: AbortSignal, hooks: SendHooks): Promise<LlmResponse> {
   const id = req.model ?? e.defaultModel;
   const common = {
-    model: model(name, e, id, beforeSend),
+    model: model(name, e, id, hooks),
     maxRetries: 0,
     abortSignal: signal,
     ...(req.maxTokens === undefined ? {} : { maxOutputTokens: req.maxTokens }),

@@ -128,7 +128,10 @@ export class ProviderHub {
       };
       let sentAt = 0;
       try {
-        const res = await callProvider(s.name, s.endpoint, req, signal, async () => { await beforeSend(); permit!.sent(); sentAt = performance.now(); });
+        // Stamped when the permit is granted and again when the request reaches the socket: a stamp
+        // only ever moves later, so the limiter's record is never earlier than the provider's count.
+        const onWire = () => { permit!.sent(); sentAt = performance.now(); };
+        const res = await callProvider(s.name, s.endpoint, req, signal, { beforeSend: async () => { await beforeSend(); onWire(); }, onWire });
         s.latency.record(performance.now() - sentAt);
         s.usage.inputTokens += res.usage.inputTokens;
         s.usage.outputTokens += res.usage.outputTokens;
