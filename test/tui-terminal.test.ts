@@ -173,9 +173,9 @@ describe.skipIf(!hasTmux)('dashboard in a real terminal (tmux)', () => {
 describe('off a terminal', () => {
   it('never imports Ink or React: plain progress lines, no escape codes', async () => {
     const dir = project(30);
-    // A loader hook that fails the process if anything resolves ink or react.
+    // A loader hook that fails the process if anything resolves ink or react, or the dashboard (bundled with them).
     writeFile(dir, 'no-ink.mjs', `export async function resolve(spec, ctx, next) {
-  if (/^(ink|react|react-reconciler|ink-testing-library)(\\/|$)/.test(spec)) throw new Error('imported off a TTY: ' + spec);
+  if (/^(ink|react|react-reconciler|ink-testing-library)(\\/|$)/.test(spec) || /dashboard\\/(bundle|index)\\.js$/.test(spec)) throw new Error('imported off a TTY: ' + spec);
   return next(spec, ctx);
 }\n`);
     writeFile(dir, 'register.mjs', `import { register } from 'node:module';\nregister('./no-ink.mjs', import.meta.url);\n`);

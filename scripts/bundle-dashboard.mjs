@@ -1,0 +1,58 @@
+// Bundles the compiled dashboard (dist/tui/dashboard/) with Ink and React into one file, loaded by
+// tui/commands.ts importDashboard(). Why: Ink imports `throttle` from es-toolkit's `compat` barrel, and
+// Node's ESM loader then resolves, reads and compiles its 415 modules one by one; loading Ink that way
+// costs ~700 ms of main-thread time (measured), before the first frame and beside a running engine.
+// One bundled file takes a fraction of that.
+//
+// Our own modules outside the dashboard folder (engine/, state/, tui/) stay separate imports: they are
+// shared with the rest of the CLI (one module instance each). The bundle sits beside index.js, so their
+// relative paths stay valid. React's production build is chosen at bundle time, as the CLI always did
+// at load time.
+//
+// esbuild is a devDependency: an install without it (--omit=dev) skips the bundle, and the CLI loads the
+// unbundled dashboard instead (slower to start, same behaviour).
+import { existsSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const dir = fileURLToPath(new URL('../dist/tui/dashboard/', import.meta.url));
+const out = `${dir}bundle.js`;
+rmSync(out, { force: true });
+
+let esbuild;
+try {
+  esbuild = await import('esbuild');
+} catch {
+  process.stdout.write('esbuild is not installed: the dashboard stays unbundled (it starts slower)\n');
+  process.exit(0);
+}
+if (!existsSync(`${dir}index.js`)) {
+  process.stderr.write(`Expected ${dir}index.js (run tsc first), got nothing\n`);
+  process.exit(1);
+}
+
+await esbuild.build({
+  entryPoints: [`${dir}index.js`],
+  outfile: out,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  define: { 'process.env.NODE_ENV': '"production"' },
+  // Bundled CommonJS (React) calls require() for Node's own modules; an ES module has none of its own.
+  banner: { js: "import { createRequire as __ptCreateRequire } from 'node:module'; const require = __ptCreateRequire(import.meta.url);" },
+  plugins: [{
+    name: 'keep-own-modules-apart',
+    setup(build) {
+      build.onResolve({ filter: /^\.\.\// }, (args) => (args.importer.startsWith(dir) ? { path: args.path, external: true } : undefined));
+      // Ink's optional React DevTools hook (DEV=true) imports a package that is not a dependency. Ink
+      // loads it lazily and explains the failure; the stand-in fails the same way, only when loaded.
+      build.onResolve({ filter: /^react-devtools-core$/ }, () => ({ path: 'react-devtools-core', namespace: 'absent' }));
+      build.onLoad({ filter: /.*/, namespace: 'absent' }, () => ({ contents: "throw new Error('Cannot find package react-devtools-core');", loader: 'js' }));
+    },
+  }],
+  // Whitespace and syntax only: names stay, so a stack trace from the dashboard still reads.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
