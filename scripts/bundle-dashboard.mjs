@@ -12,6 +12,7 @@
 // esbuild is a devDependency: an install without it (--omit=dev) skips the bundle, and the CLI loads the
 // unbundled dashboard instead (slower to start, same behaviour).
 import { existsSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('../dist/tui/dashboard/', import.meta.url));
@@ -48,6 +49,15 @@ await esbuild.build({
       // loads it lazily and explains the failure; the stand-in fails the same way, only when loaded.
       build.onResolve({ filter: /^react-devtools-core$/ }, () => ({ path: 'react-devtools-core', namespace: 'absent' }));
       build.onLoad({ filter: /.*/, namespace: 'absent' }, () => ({ contents: "throw new Error('Cannot find package react-devtools-core');", loader: 'js' }));
+      // Yoga's Emscripten loader fetch()es its own inlined base64 data: URI when fetch exists, and the first
+      // fetch loads Node's whole HTTP client (~50 ms measured) before the first frame. Its fallback decodes
+      // the same bytes in place; the patch makes it take that path.
+      build.onLoad({ filter: /yoga-wasm-base64-esm\.js$/ }, async (args) => {
+        const source = await readFile(args.path, 'utf8');
+        const patched = source.replaceAll('"function"!=typeof fetch', 'true');
+        if (patched === source) process.stdout.write('yoga-layout changed: its wasm is loaded through fetch again (slower first frame)\n');
+        return { contents: patched, loader: 'js' };
+      });
     },
   }],
   // Whitespace and syntax only: names stay, so a stack trace from the dashboard still reads.

@@ -297,6 +297,33 @@ function fakeTerminal() {
 }
 
 describe('dashboard session (in process, real engine)', () => {
+  it('draws its first frame before loading a pipeline known by name; a load error then ends it like a run error (exit 2)', async () => {
+    const dir = makeProject();
+    const good = writePipeline(dir, 'quick.ts', `import { definePipeline } from 'pipeline-tui';
+export default definePipeline({ name: 'quick', id: (r: any) => String(r.id), workers: 1, process: (r: any) => ({ id: r.id }) });`);
+    const bad = writePipeline(dir, 'broken.ts', 'export default definePipeline({ name: "broken",, });\n');
+    const input = writeJsonl(dir, 'in.jsonl', 20);
+    const t = fakeTerminal();
+    let framesAtLoad = -1;
+    const options = { engineOptions: { cwd: dir, stateDir: '.pipeline-tui' }, inputs: [input], statusHint: 'status', stderr: t.stdout as never, debug: true };
+    const ok = await runDashboard({
+      ...options, stdin: t.stdin as never, stdout: t.stdout as never,
+      pipeline: { name: 'quick', load: async () => { framesAtLoad = t.frames.length; return loadPipeline(good, { cwd: dir }); } },
+    });
+    expect(ok).toBe(0);
+    expect(framesAtLoad).toBeGreaterThan(0);
+    expect(plain(t.frames[0])).toContain('quick');
+    expect(t.frames.join('')).toMatch(/Finished quick .*ok 20, failed 0/);
+
+    const t2 = fakeTerminal();
+    const errors: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { errors.push(String(s)); return true; });
+    const failed = await runDashboard({ ...options, stdin: t2.stdin as never, stdout: t2.stdout as never, pipeline: { name: 'broken', load: () => loadPipeline(bad, { cwd: dir }) } });
+    expect(failed).toBe(2);
+    expect(errors.join('')).toMatch(/broken\.ts:1:\d+/);
+    expectCleanFrames(t2.frames);
+  });
+
   it('q stops with a checkpoint; the next start offers continue/fresh, and f starts fresh keeping a backup', async () => {
     const dir = makeProject();
     const file = writePipeline(dir, 'slow.ts', `import { definePipeline } from 'pipeline-tui';

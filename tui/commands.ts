@@ -8,7 +8,7 @@ import type { PermissionFlags } from '../engine/permissions.js';
 import { trace } from '../engine/trace.js';
 import { printError } from './print-error.js';
 import { activeSandbox } from '../engine/sandbox.js';
-import type { PoolFlags } from './plan.js';
+import type { PoolFlags, ScannedPipeline } from './plan.js';
 import { loadPlannedPipeline, sandboxWanted } from './sandbox-child.js';
 
 export interface RunFlags extends PermissionFlags {
@@ -69,7 +69,8 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   }
   // Worker threads start ahead of the pool (engine/worker-prestart.ts): now, or under the dashboard once
   // its first frame is out (that frame waits for Ink to load, and workers starting meanwhile slow it down).
-  const startWorkers = withDashboard || activeSandbox() === undefined ? await workerStarter(ref, pool) : undefined;
+  const scanned = withDashboard || activeSandbox() === undefined ? await scanRef(ref) : undefined;
+  const startWorkers = scanned && (await workerStarter(scanned, pool));
   if (!withDashboard) await startWorkers?.();
   // Ink and React load only on the dashboard path (never off a TTY), in parallel with the pipeline; the
   // dashboard loads the engine itself, once its first frame is out.
@@ -78,10 +79,15 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   // Otherwise the engine (and the SDKs behind it) loads while the pipeline does.
   const engineModule = dashboard ? undefined : import('../engine/engine.js');
   engineModule?.catch(() => undefined);
-  const { loadPipeline } = await import('../engine/load.js');
-  const pipeline = await loadPlannedPipeline(() => loadPipeline(ref));
-  trace('pipeline loaded');
-  (await import('../engine/worker-prestart.js')).pipelineLoaded(pipeline.file);
+  const load = async () => {
+    const { loadPipeline } = await import('../engine/load.js');
+    const loaded = await loadPlannedPipeline(() => loadPipeline(ref));
+    trace('pipeline loaded');
+    (await import('../engine/worker-prestart.js')).pipelineLoaded(loaded.file);
+    return loaded;
+  };
+  // Under the dashboard, a pipeline whose name its text says loads after the first frame.
+  const pipeline = dashboard && scanned ? { name: scanned.declaration.name, load } : await load();
   const options: EngineOptions = {
     stateDir: flags.state,
     ...(flags.workers === undefined ? {} : { workers: flags.workers }),
@@ -100,7 +106,7 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   }
   const [{ createEngine }, { attachJsonReporter, attachPlainReporter }] = await Promise.all([engineModule ?? import('../engine/engine.js'), import('./report.js')]);
   trace('engine module loaded');
-  const engine = createEngine(pipeline, options);
+  const engine = createEngine('load' in pipeline ? await pipeline.load() : pipeline, options);
   if (flags.json) attachJsonReporter(engine, process.stdout, process.stderr);
   else attachPlainReporter(engine, process.stdout, process.stderr, statusHint);
 
@@ -129,11 +135,14 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   }
 }
 
-/** Starts the first pool's workers ahead for the pipeline REF names, when its text says how many. */
-async function workerStarter(ref: string, pool: PoolFlags): Promise<(() => Promise<void>) | undefined> {
-  const { prestartCount, scanPipelineRef } = await import('./plan.js');
-  const scanned = scanPipelineRef(ref, process.cwd());
-  const workers = scanned && prestartCount(pool, scanned.poolSize);
+/** The pipeline REF names, read from its text (see tui/plan.ts). */
+async function scanRef(ref: string): Promise<ScannedPipeline | undefined> {
+  return (await import('./plan.js')).scanPipelineRef(ref, process.cwd());
+}
+
+/** Starts the first pool's workers ahead for the scanned pipeline, when its text says how many. */
+async function workerStarter(scanned: ScannedPipeline, pool: PoolFlags): Promise<(() => Promise<void>) | undefined> {
+  const workers = (await import('./plan.js')).prestartCount(pool, scanned.poolSize);
   if (workers === undefined) return undefined;
-  return async () => (await import('../engine/worker-prestart.js')).prestartWorkers(scanned!.declaration.file, workers);
+  return async () => (await import('../engine/worker-prestart.js')).prestartWorkers(scanned.declaration.file, workers);
 }

@@ -15,8 +15,15 @@ import { summaryLines } from '../report.js';
 import { Dashboard } from './dashboard.js';
 import { RefreshPace } from './pace.js';
 
+/** A pipeline known by name (from its text) but not loaded yet: the first frame does not wait for it. */
+export interface PendingPipeline {
+  readonly name: string;
+  load(): Promise<LoadedPipeline>;
+}
+
 export interface DashboardRunOptions {
-  pipeline: LoadedPipeline;
+  /** The pipeline, or its name and how to load it once the first frame is out (a load error then shows like a run error). */
+  pipeline: LoadedPipeline | PendingPipeline;
   /** As for `createEngine`; `fresh` may still be chosen at the resume prompt. */
   engineOptions: EngineOptions;
   inputs?: string[];
@@ -50,7 +57,10 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   const stdin = o.stdin ?? process.stdin;
   const stdout = o.stdout ?? process.stdout;
   const keysWork = stdin.isTTY === true;
-  const store = createDashboardStore({ pipeline: o.pipeline.name, simulated: o.simulated ?? false, hold: o.hold ?? false, ...(o.watch ? { watch: typeof o.watch === 'function' ? o.watch() : o.watch } : {}), now: Date.now() });
+  const name = o.pipeline.name;
+  const pending = o.pipeline;
+  const loadPipeline = 'load' in pending ? () => pending.load() : () => Promise.resolve(pending);
+  const store = createDashboardStore({ pipeline: name, simulated: o.simulated ?? false, hold: o.hold ?? false, ...(o.watch ? { watch: typeof o.watch === 'function' ? o.watch() : o.watch } : {}), now: Date.now() });
   const stateRoot = path.resolve(o.engineOptions.cwd ?? process.cwd(), o.engineOptions.stateDir ?? '.pipeline-tui');
   let engine: Engine | undefined;
   let stopRequested: 'graceful' | 'force' | undefined;
@@ -118,9 +128,11 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
       pace.record(m.renderTime);
     },
   });
-  // Loaded once the first frame is out: the frame does not need it, and loading it is main-thread work.
+  // Loaded once the first frame is out: the frame needs neither, and loading them is main-thread work.
   const engineModule = import('../../engine/engine.js');
   engineModule.catch(() => undefined); // awaited below
+  const pipelineLoaded = new Promise<void>((resolve) => setImmediate(resolve)).then(loadPipeline);
+  pipelineLoaded.catch(() => undefined); // awaited below
   const leave = async () => {
     // Store updates reach React on a later tick; unmounting before that would leave a stale last frame.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -131,7 +143,7 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   try {
     let fresh = o.engineOptions.fresh ?? false;
     if (o.askResume !== false && !fresh && !o.engineOptions.retryFailed && keysWork) {
-      const info = await readCheckpointSummary(stateRoot, o.pipeline.name).catch(() => null); // unreadable state: the engine reports it
+      const info = await readCheckpointSummary(stateRoot, name).catch(() => null); // unreadable state: the engine reports it
       if (info?.unfinished && stopRequested === undefined) {
         store.setState((s) => askResume(s, { done: info.done, failed: info.failed, left: info.left, status: info.lastRun?.status ?? 'stopped', at: info.at }), true);
         const choice = await new Promise<ResumeChoice>((resolve) => { chosen = resolve; });
@@ -141,12 +153,19 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
       }
     }
     store.setState(startRun, true);
-    const { createEngine } = await engineModule;
-    const e = createEngine(o.pipeline, { ...o.engineOptions, fresh });
+    let e: Engine;
+    try {
+      const [pipeline, { createEngine }] = await Promise.all([pipelineLoaded, engineModule]);
+      e = createEngine(pipeline, { ...o.engineOptions, fresh });
+    } catch (err) {
+      store.setState((s) => failRun(s, err instanceof Error ? err.message : String(err)), true);
+      await leave();
+      return printError(err);
+    }
     engine = e;
     const stopFeed = feedStore(store, e, {
       intervalMs: () => pace.intervalMs(mainThreadBusy()),
-      logFile: statePaths(stateRoot, o.pipeline.name).log,
+      logFile: statePaths(stateRoot, name).log,
       logFromStart: fresh,
       ...(typeof o.watch === 'function' ? { watch: o.watch } : {}),
     });
