@@ -16,8 +16,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('../dist/tui/dashboard/', import.meta.url));
-const out = `${dir}bundle.js`;
-rmSync(out, { force: true });
+const outputs = { bundle: 'index.js', 'render-thread.bundle': 'render-thread.js' };
+for (const name of Object.keys(outputs)) rmSync(`${dir}${name}.js`, { force: true });
 
 let esbuild;
 try {
@@ -26,14 +26,16 @@ try {
   process.stdout.write('esbuild is not installed: the dashboard stays unbundled (it starts slower)\n');
   process.exit(0);
 }
-if (!existsSync(`${dir}index.js`)) {
-  process.stderr.write(`Expected ${dir}index.js (run tsc first), got nothing\n`);
+for (const source of Object.values(outputs)) {
+  if (existsSync(`${dir}${source}`)) continue;
+  process.stderr.write(`Expected ${dir}${source} (run tsc first), got nothing\n`);
   process.exit(1);
 }
 
 await esbuild.build({
-  entryPoints: [`${dir}index.js`],
-  outfile: out,
+  // The dashboard for the main thread, and the thread that draws it (render-thread.tsx): each one file.
+  entryPoints: Object.fromEntries(Object.entries(outputs).map(([name, source]) => [name, `${dir}${source}`])),
+  outdir: dir,
   bundle: true,
   format: 'esm',
   platform: 'node',

@@ -1,8 +1,8 @@
 import { useCallback } from 'react';
 import { Box, useInput, useStdin, type Key } from 'ink';
 import type { DashboardStore } from '../../state/store.js';
-import { decodeKeys, planKeys, type KeyEffect } from '../keys.js';
-import { StoreContext, useDashboard, useDashboardShallow, useDashboardStore, useTerminalSize } from './context.js';
+import { decodeKeys, planKeys, type KeyEffect, type KeyName } from '../keys.js';
+import { StoreContext, useDashboard, useDashboardShallow, useTerminalSize } from './context.js';
 import { LogsPanel, ThroughputPanel } from './activity.js';
 import { ErrorDetail, ErrorsPanel } from './errors.js';
 import { Footer, Header, Progress } from './header.js';
@@ -16,32 +16,38 @@ export interface DashboardProps {
   store: DashboardStore;
   /** Carries out what keys ask of the engine (pause, resize, retry, stop, exit, resume choice). */
   onEffect?: (effect: KeyEffect) => void;
+  /** Keys go here instead, undecided, when the store is a copy of one kept elsewhere (render-thread.tsx). */
+  onKeys?: (keys: KeyName[]) => void;
 }
 
-/** The live dashboard. Renders only from the store; keys go to `onEffect`. */
-export function Dashboard({ store, onEffect }: DashboardProps) {
+/** The live dashboard. Renders only from the store; keys go to `onEffect` (or `onKeys`). */
+export function Dashboard({ store, onEffect, onKeys }: DashboardProps) {
+  const here = useCallback((keys: KeyName[]) => applyKeys(store, keys, onEffect), [store, onEffect]);
   return (
     <StoreContext.Provider value={store}>
-      <Screen onEffect={onEffect} />
+      <Screen onKeys={onKeys ?? here} />
     </StoreContext.Provider>
   );
 }
 
+/** What keys do: the next state (focus, help, stopping...) and the effects on the engine. */
+export function applyKeys(store: DashboardStore, keys: KeyName[], onEffect: ((effect: KeyEffect) => void) | undefined): void {
+  const plan = planKeys(store.getState(), keys, Date.now());
+  if (plan.state !== store.getState()) store.setState(plan.state, true);
+  for (const e of plan.effects) onEffect?.(e);
+}
+
 /** Mounted only when stdin supports raw mode: Ink's useInput throws otherwise. */
-function KeyInput({ onEffect }: { onEffect: ((effect: KeyEffect) => void) | undefined }) {
-  const store = useDashboardStore();
+function KeyInput({ onKeys }: { onKeys: (keys: KeyName[]) => void }) {
   const handle = useCallback((input: string, key: Key) => {
     const keys = decodeKeys(input, key);
-    if (keys.length === 0) return;
-    const plan = planKeys(store.getState(), keys, Date.now());
-    if (plan.state !== store.getState()) store.setState(plan.state, true);
-    for (const e of plan.effects) onEffect?.(e);
-  }, [store, onEffect]);
+    if (keys.length > 0) onKeys(keys);
+  }, [onKeys]);
   useInput(handle);
   return null;
 }
 
-function Screen({ onEffect }: { onEffect: ((effect: KeyEffect) => void) | undefined }) {
+function Screen({ onKeys }: { onKeys: (keys: KeyName[]) => void }) {
   const size = useTerminalSize();
   const { isRawModeSupported } = useStdin();
   const c = useDashboardShallow((s) => ({ phase: s.phase, providers: s.providers?.length ?? 0, stages: s.workers.perStage.length, watch: s.watch !== null, machines: s.machines?.length ?? 0 }));
@@ -52,7 +58,7 @@ function Screen({ onEffect }: { onEffect: ((effect: KeyEffect) => void) | undefi
   else body = <Main layout={layout} watch={c.watch} />;
   return (
     <Box flexDirection="column" width={size.columns}>
-      {isRawModeSupported ? <KeyInput onEffect={onEffect} /> : null}
+      {isRawModeSupported ? <KeyInput onKeys={onKeys} /> : null}
       {body}
     </Box>
   );

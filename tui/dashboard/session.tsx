@@ -1,7 +1,7 @@
 // One dashboard run: the resume prompt, the engine, the store feed, keys and signals, and the way out
 // (final frame, then the plain summary lines below it). Loaded only on the TTY path.
 import path from 'node:path';
-import { render } from 'ink';
+import { render, type Instance } from 'ink';
 import type { Engine, EngineOptions } from '../../engine/engine.js';
 import { trace } from '../../engine/trace.js';
 import type { LoadedPipeline, RunSummary } from '../../engine/types.js';
@@ -9,10 +9,11 @@ import { readCheckpointSummary } from '../../state/checkpoint-summary.js';
 import { feedStore } from '../../state/feed.js';
 import { statePaths } from '../../state/paths.js';
 import { askResume, createDashboardStore, failRun, finishRun, startRun, withNotice, type WatchInfo } from '../../state/store.js';
-import { planKeys, type KeyEffect, type ResumeChoice } from '../keys.js';
+import type { KeyEffect, ResumeChoice } from '../keys.js';
 import { printError } from '../print-error.js';
 import { summaryLines } from '../report.js';
-import { Dashboard } from './dashboard.js';
+import { applyKeys, Dashboard } from './dashboard.js';
+import { mountOnThread, type MountedDashboard } from './render-host.js';
 import { RefreshPace } from './pace.js';
 
 /** A pipeline known by name (from its text) but not loaded yet: the first frame does not wait for it. */
@@ -45,6 +46,8 @@ export interface DashboardRunOptions {
   stderr?: NodeJS.WriteStream;
   /** Write every frame in full, one after another, instead of redrawing in place (tests, and CI where Ink draws nothing live). @default false */
   debug?: boolean;
+  /** Draw on a thread of its own. @default true when drawing to the process's own stdin/stdout without `debug` */
+  thread?: boolean;
   /** Called once the first frame is out: the caller starts what would have delayed it (worker threads). */
   onFirstFrame?: () => void;
 }
@@ -99,11 +102,7 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   };
 
   // A signal from outside (kill, or Ctrl-C where the terminal is not in raw mode) acts like Ctrl-C pressed.
-  const onSignal = () => {
-    const plan = planKeys(store.getState(), ['ctrl-c'], Date.now());
-    store.setState(plan.state, true);
-    for (const e of plan.effects) onEffect(e);
-  };
+  const onSignal = () => applyKeys(store, ['ctrl-c'], onEffect);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
@@ -117,28 +116,29 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
     return since;
   };
   const frames = { count: 0, ms: 0 };
-  const ink = render(<Dashboard store={store} onEffect={onEffect} />, {
-    stdin, stdout, stderr: o.stderr ?? process.stderr, exitOnCtrlC: false, maxFps: 10, debug: o.debug ?? false,
-    onRender: (m) => {
-      if (frames.count++ === 0) {
-        trace('dashboard first frame');
-        o.onFirstFrame?.();
-      }
-      frames.ms += m.renderTime;
-      pace.record(m.renderTime);
-    },
-  });
-  // Loaded once the first frame is out: the frame needs neither, and loading them is main-thread work.
+  const onFrame = (renderTime: number) => {
+    if (frames.count++ === 0) {
+      trace('dashboard first frame');
+      o.onFirstFrame?.();
+    }
+    frames.ms += renderTime;
+    pace.record(renderTime);
+  };
+  const stderr = o.stderr ?? process.stderr;
+  // On the process's own terminal the dashboard draws on a thread of its own (render-thread.tsx), off
+  // the thread that dispatches; given streams (tests) it draws here.
+  const screen = (o.thread ?? (o.stdin === undefined && o.stdout === undefined && !o.debug))
+    ? mountOnThread({ store, onKeys: (keys) => applyKeys(store, keys, onEffect), onFrame, maxFps: 10, stdin, stdout, stderr })
+    : mountHere(render(<Dashboard store={store} onEffect={onEffect} />, {
+      stdin, stdout, stderr, exitOnCtrlC: false, maxFps: 10, debug: o.debug ?? false, onRender: (m) => onFrame(m.renderTime),
+    }));
+  // Loaded once the first frame is out (drawn here), or while the dashboard's thread draws it: the frame
+  // needs neither, and loading them is main-thread work.
   const engineModule = import('../../engine/engine.js');
   engineModule.catch(() => undefined); // awaited below
   const pipelineLoaded = new Promise<void>((resolve) => setImmediate(resolve)).then(loadPipeline);
   pipelineLoaded.catch(() => undefined); // awaited below
-  const leave = async () => {
-    // Store updates reach React on a later tick; unmounting before that would leave a stale last frame.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    ink.unmount();
-    await ink.waitUntilExit();
-  };
+  const leave = () => screen.unmount();
 
   try {
     let fresh = o.engineOptions.fresh ?? false;
@@ -192,4 +192,15 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+function mountHere(ink: Instance): MountedDashboard {
+  return {
+    async unmount() {
+      // Store updates reach React on a later tick; unmounting before that would leave a stale last frame.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      ink.unmount();
+      await ink.waitUntilExit();
+    },
+  };
 }
