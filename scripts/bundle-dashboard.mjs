@@ -5,19 +5,20 @@
 // One bundled file takes a fraction of that.
 //
 // Our own modules outside the dashboard folder (engine/, state/, tui/) stay separate imports: they are
-// shared with the rest of the CLI (one module instance each). The bundle sits beside index.js, so their
-// relative paths stay valid. React's production build is chosen at bundle time, as the CLI always did
+// shared with the rest of the CLI (one module instance each). The output goes to dist/tui/dashboard/bundled/. React's production build is chosen at bundle time, as the CLI always did
 // at load time.
 //
 // esbuild is a devDependency: an install without it (--omit=dev) skips the bundle, and the CLI loads the
 // unbundled dashboard instead (slower to start, same behaviour).
 import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('../dist/tui/dashboard/', import.meta.url));
-const outputs = { bundle: 'index.js', 'render-thread.bundle': 'render-thread.js' };
-for (const name of Object.keys(outputs)) rmSync(`${dir}${name}.js`, { force: true });
+const outdir = `${dir}bundled/`;
+const outputs = { index: 'index.js', session: 'session.js', 'render-thread': 'render-thread.js' };
+rmSync(outdir, { recursive: true, force: true });
 
 let esbuild;
 try {
@@ -33,9 +34,12 @@ for (const source of Object.values(outputs)) {
 }
 
 await esbuild.build({
-  // The dashboard for the main thread, and the thread that draws it (render-thread.tsx): each one file.
+  // The whole dashboard (the picker), a run's session on the main thread, and the thread that draws it
+  // (render-thread.tsx). Code they share goes into chunks, so the session's main thread, whose frames are
+  // drawn on the other thread, loads neither Ink nor React.
   entryPoints: Object.fromEntries(Object.entries(outputs).map(([name, source]) => [name, `${dir}${source}`])),
-  outdir: dir,
+  outdir,
+  splitting: true,
   bundle: true,
   format: 'esm',
   platform: 'node',
@@ -46,7 +50,11 @@ await esbuild.build({
   plugins: [{
     name: 'keep-own-modules-apart',
     setup(build) {
-      build.onResolve({ filter: /^\.\.\// }, (args) => (args.importer.startsWith(dir) ? { path: args.path, external: true } : undefined));
+      build.onResolve({ filter: /^\.\.\// }, (args) => {
+        if (!args.importer.startsWith(dir)) return undefined;
+        const target = path.resolve(path.dirname(args.importer), args.path);
+        return { path: path.relative(outdir, target), external: true };
+      });
       // Ink's optional React DevTools hook (DEV=true) imports a package that is not a dependency. Ink
       // loads it lazily and explains the failure; the stand-in fails the same way, only when loaded.
       build.onResolve({ filter: /^react-devtools-core$/ }, () => ({ path: 'react-devtools-core', namespace: 'absent' }));

@@ -175,7 +175,7 @@ describe('off a terminal', () => {
     const dir = project(30);
     // A loader hook that fails the process if anything resolves ink or react, or the dashboard (bundled with them).
     writeFile(dir, 'no-ink.mjs', `export async function resolve(spec, ctx, next) {
-  if (/^(ink|react|react-reconciler|ink-testing-library)(\\/|$)/.test(spec) || /dashboard\\/(bundle|index)\\.js$/.test(spec)) throw new Error('imported off a TTY: ' + spec);
+  if (/^(ink|react|react-reconciler|ink-testing-library)(\\/|$)/.test(spec) || /dashboard\\/(bundled\\/|index\\.js$|session\\.js$)/.test(spec)) throw new Error('imported off a TTY: ' + spec);
   return next(spec, ctx);
 }\n`);
     writeFile(dir, 'register.mjs', `import { register } from 'node:module';\nregister('./no-ink.mjs', import.meta.url);\n`);

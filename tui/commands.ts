@@ -35,19 +35,29 @@ export function wantsDashboard(flags: Pick<RunFlags, 'tui' | 'plain' | 'json'>, 
  * Loads the dashboard with React's production build unless NODE_ENV says otherwise: React picks its build
  * when first loaded, and the development one costs several times more main-thread time per frame (time
  * the engine needs). NODE_ENV is restored once loaded, before any worker thread starts.
+ * The build bundles it (scripts/bundle-dashboard.mjs: a few files load in a fraction of the time of Ink's
+ * ~500 modules), with React's production build already chosen; without the bundle, the modules load.
  */
-export async function importDashboard(): Promise<typeof import('./dashboard/index.js')> {
-  // The build bundles the dashboard with Ink and React (scripts/bundle-dashboard.mjs: one file loads in
-  // a fraction of the time of Ink's ~500 modules), with React's production build already chosen.
-  const bundle = new URL('./dashboard/bundle.js', import.meta.url);
-  if (existsSync(fileURLToPath(bundle))) return (await import(bundle.href)) as typeof import('./dashboard/index.js');
+async function importBundled<T>(bundled: string, load: () => Promise<T>): Promise<T> {
+  const bundle = new URL(bundled, import.meta.url);
+  if (existsSync(fileURLToPath(bundle))) return (await import(bundle.href)) as T;
   const unset = process.env.NODE_ENV === undefined;
   if (unset) process.env.NODE_ENV = 'production';
   try {
-    return await import('./dashboard/index.js');
+    return await load();
   } finally {
     if (unset) delete process.env.NODE_ENV;
   }
+}
+
+/** The whole dashboard: components, picker, session. */
+export function importDashboard(): Promise<typeof import('./dashboard/index.js')> {
+  return importBundled('./dashboard/bundled/index.js', () => import('./dashboard/index.js'));
+}
+
+/** A run under the dashboard; on a real terminal its frames are drawn on another thread, so this loads no Ink. */
+export function importDashboardSession(): Promise<typeof import('./dashboard/session.js')> {
+  return importBundled('./dashboard/bundled/session.js', () => import('./dashboard/session.js'));
 }
 
 export interface RunExtra { retryFailed?: boolean; holdDashboard?: boolean }
@@ -74,7 +84,7 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   if (!withDashboard) await startWorkers?.();
   // Ink and React load only on the dashboard path (never off a TTY), in parallel with the pipeline; the
   // dashboard loads the engine itself, once its first frame is out.
-  const dashboard = withDashboard ? importDashboard() : undefined;
+  const dashboard = withDashboard ? importDashboardSession() : undefined;
   dashboard?.catch(() => undefined); // awaited below; this only keeps a failed import from being "unhandled" meanwhile
   // Otherwise the engine (and the SDKs behind it) loads while the pipeline does.
   const engineModule = dashboard ? undefined : import('../engine/engine.js');

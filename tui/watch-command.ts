@@ -7,7 +7,7 @@ import { readOptionsOf } from '../engine/inputs.js';
 import { loadPipeline } from '../engine/load.js';
 import { WatchSource, type WatchEvent } from '../engine/watch.js';
 import type { AllowFlag } from '../engine/permissions.js';
-import { importDashboard, wantsDashboard, type RunFlags } from './commands.js';
+import { importDashboardSession, wantsDashboard, type RunFlags } from './commands.js';
 import { printError } from './print-error.js';
 import { attachJsonReporter, attachPlainReporter } from './report.js';
 import { runSandboxed, sandboxWanted } from './sandbox.js';
@@ -80,7 +80,7 @@ export async function watchCommand(ref: string, dirs: string[], flags: WatchFlag
   };
   const statusHint = `pipeline-tui status ${pipeline.name}${flags.state === '.pipeline-tui' ? '' : ` --state ${flags.state}`}`;
   if (dashboard) {
-    const { runDashboard } = await importDashboard();
+    const { runDashboard } = await importDashboardSession();
     try {
       return await runDashboard({ pipeline, engineOptions: options, statusHint, simulated: flags.simulate ?? false, watch: () => ({ folders, ...source.progress() }) });
     } finally {

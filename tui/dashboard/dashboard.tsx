@@ -1,7 +1,8 @@
 import { useCallback } from 'react';
 import { Box, useInput, useStdin, type Key } from 'ink';
 import type { DashboardStore } from '../../state/store.js';
-import { decodeKeys, planKeys, type KeyEffect, type KeyName } from '../keys.js';
+import { decodeKeys, type KeyEffect, type KeyName } from '../keys.js';
+import { applyKeys } from './keys-apply.js';
 import { StoreContext, useDashboard, useDashboardShallow, useTerminalSize } from './context.js';
 import { LogsPanel, ThroughputPanel } from './activity.js';
 import { ErrorDetail, ErrorsPanel } from './errors.js';
@@ -28,13 +29,6 @@ export function Dashboard({ store, onEffect, onKeys }: DashboardProps) {
       <Screen onKeys={onKeys ?? here} />
     </StoreContext.Provider>
   );
-}
-
-/** What keys do: the next state (focus, help, stopping...) and the effects on the engine. */
-export function applyKeys(store: DashboardStore, keys: KeyName[], onEffect: ((effect: KeyEffect) => void) | undefined): void {
-  const plan = planKeys(store.getState(), keys, Date.now());
-  if (plan.state !== store.getState()) store.setState(plan.state, true);
-  for (const e of plan.effects) onEffect?.(e);
 }
 
 /** Mounted only when stdin supports raw mode: Ink's useInput throws otherwise. */

@@ -1,8 +1,6 @@
 // The main thread's side of render-thread.tsx: it owns the store and the real terminal. Every store change
 // is sent (the store changes at most ~10 times a second, and on keys), frames are written as they come,
 // keys are decided here with the same planKeys the in-process dashboard uses.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { DashboardStore } from '../../state/store.js';
 import type { KeyName } from '../keys.js';
@@ -22,11 +20,11 @@ export interface RenderHostOptions {
 /** The mounted dashboard; `unmount` resolves once its last frame is on the terminal and the thread is gone. */
 export interface MountedDashboard { unmount(): Promise<void> }
 
-/** The bundled thread (scripts/bundle-dashboard.mjs) when the build made it, else the compiled one. */
-function entry(): URL {
-  const bundle = new URL('./render-thread.bundle.js', import.meta.url);
-  return existsSync(fileURLToPath(bundle)) ? bundle : new URL('./render-thread.js', import.meta.url);
-}
+/**
+ * The thread's entry beside this module: compiled, beside the compiled host; bundled, beside the bundle's
+ * chunks (scripts/bundle-dashboard.mjs puts both in dashboard/bundled/).
+ */
+const entry = () => new URL('./render-thread.js', import.meta.url);
 
 export function mountOnThread(o: RenderHostOptions): MountedDashboard {
   const { stdin, stdout, stderr, store } = o;

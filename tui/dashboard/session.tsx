@@ -1,7 +1,6 @@
 // One dashboard run: the resume prompt, the engine, the store feed, keys and signals, and the way out
 // (final frame, then the plain summary lines below it). Loaded only on the TTY path.
 import path from 'node:path';
-import { render, type Instance } from 'ink';
 import type { Engine, EngineOptions } from '../../engine/engine.js';
 import { trace } from '../../engine/trace.js';
 import type { LoadedPipeline, RunSummary } from '../../engine/types.js';
@@ -12,8 +11,8 @@ import { askResume, createDashboardStore, failRun, finishRun, startRun, withNoti
 import type { KeyEffect, ResumeChoice } from '../keys.js';
 import { printError } from '../print-error.js';
 import { summaryLines } from '../report.js';
-import { applyKeys, Dashboard } from './dashboard.js';
-import { mountOnThread, type MountedDashboard } from './render-host.js';
+import { applyKeys } from './keys-apply.js';
+import { mountOnThread } from './render-host.js';
 import { RefreshPace } from './pace.js';
 
 /** A pipeline known by name (from its text) but not loaded yet: the first frame does not wait for it. */
@@ -116,9 +115,18 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
     return since;
   };
   const frames = { count: 0, ms: 0 };
+  let firstFrameOut: () => void = () => undefined;
+  // The engine starts once the first frame is out: its worker threads starting meanwhile would take the
+  // CPU the frame needs (on a thread of its own, it is drawn while the pipeline and engine load here).
+  // A dashboard that cannot draw must not hold the run: after a while it starts anyway.
+  const firstFrame = new Promise<void>((resolve) => {
+    firstFrameOut = resolve;
+    setTimeout(resolve, 3000).unref();
+  });
   const onFrame = (renderTime: number) => {
     if (frames.count++ === 0) {
       trace('dashboard first frame');
+      firstFrameOut();
       o.onFirstFrame?.();
     }
     frames.ms += renderTime;
@@ -129,9 +137,7 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   // the thread that dispatches; given streams (tests) it draws here.
   const screen = (o.thread ?? (o.stdin === undefined && o.stdout === undefined && !o.debug))
     ? mountOnThread({ store, onKeys: (keys) => applyKeys(store, keys, onEffect), onFrame, maxFps: 10, stdin, stdout, stderr })
-    : mountHere(render(<Dashboard store={store} onEffect={onEffect} />, {
-      stdin, stdout, stderr, exitOnCtrlC: false, maxFps: 10, debug: o.debug ?? false, onRender: (m) => onFrame(m.renderTime),
-    }));
+    : (await import('./draw-here.js')).drawHere(store, onEffect, { stdin, stdout, stderr, maxFps: 10, debug: o.debug ?? false, onFrame });
   // Loaded once the first frame is out (drawn here), or while the dashboard's thread draws it: the frame
   // needs neither, and loading them is main-thread work.
   const engineModule = import('../../engine/engine.js');
@@ -155,7 +161,7 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
     store.setState(startRun, true);
     let e: Engine;
     try {
-      const [pipeline, { createEngine }] = await Promise.all([pipelineLoaded, engineModule]);
+      const [pipeline, { createEngine }] = await Promise.all([pipelineLoaded, engineModule, firstFrame]);
       e = createEngine(pipeline, { ...o.engineOptions, fresh });
     } catch (err) {
       store.setState((s) => failRun(s, err instanceof Error ? err.message : String(err)), true);
@@ -194,13 +200,3 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   }
 }
 
-function mountHere(ink: Instance): MountedDashboard {
-  return {
-    async unmount() {
-      // Store updates reach React on a later tick; unmounting before that would leave a stale last frame.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      ink.unmount();
-      await ink.waitUntilExit();
-    },
-  };
-}
