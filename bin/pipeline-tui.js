@@ -18,6 +18,10 @@ if (!existsSync(fileURLToPath(cli))) {
   process.stderr.write('pipeline-tui is not built yet: run `npm install` (or `npm run build`) in ' + fileURLToPath(new URL('..', import.meta.url)) + '\n');
   process.exit(2);
 }
-// It starts its worker threads first: they load the pipeline while this thread loads the CLI and the engine.
-if (sandboxed) (await import('../dist/engine/worker-prestart.js')).prestartFromSandbox();
+if (sandboxed) {
+  // Before anything holds on to the Worker class: a worker given its own execArgv would leave the sandbox.
+  (await import('../dist/engine/sandbox.js')).guardWorkerThreads();
+  // It starts its worker threads first: they load the pipeline while this thread loads the CLI and the engine.
+  (await import('../dist/engine/worker-prestart.js')).prestartFromSandbox();
+}
 await import((sandboxed ?? cli).href);

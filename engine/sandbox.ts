@@ -76,6 +76,7 @@ export function installWorkerSandbox(log: (message: string) => void): void {
   if (!s) return;
   installNetGuard(s.net);
   guardChildProcesses();
+  guardWorkerThreads();
   if (s.hiddenEnv.length > 0) hintHiddenEnv(new Set(s.hiddenEnv), log);
 }
 
@@ -94,6 +95,34 @@ function guardChildProcesses(): void {
       throw new PermissionDeniedError('run', command);
     }, 'name', { value: original.name });
   }
+  require('node:module').syncBuiltinESMExports();
+}
+
+/** Node's permission flags, in any spelling a worker's execArgv could use to leave or widen the sandbox. */
+const permissionFlag = /^--(no-)?(experimental-permission|permission|allow-[a-z-]+)(=|$)/;
+
+/**
+ * Node 20 starts a worker thread whose options give its own `execArgv` without the permission model
+ * (measured: `execArgv: []` reads any file and spawns processes), and we must allow worker threads. So
+ * a worker's own execArgv keeps everything but permission flags, and gets this thread's. Called in the
+ * sandboxed process's main thread before anything takes hold of the Worker class, and in every
+ * pipeline worker.
+ */
+export function guardWorkerThreads(): void {
+  const inherited = process.execArgv.filter((a) => permissionFlag.test(a));
+  if (!inherited.includes('--experimental-permission') && !inherited.includes('--permission')) return;
+  const require = createRequire(import.meta.url);
+  const wt = require('node:worker_threads') as typeof import('node:worker_threads');
+  const Original = wt.Worker;
+  if ((Original as { sandboxed?: boolean }).sandboxed) return;
+  class Worker extends Original {
+    static readonly sandboxed = true;
+    constructor(filename: string | URL, options?: import('node:worker_threads').WorkerOptions) {
+      super(filename, options?.execArgv === undefined ? options : { ...options, execArgv: [...options.execArgv.filter((a) => !permissionFlag.test(a)), ...inherited] });
+    }
+  }
+  Object.defineProperty(Worker, 'name', { value: 'Worker' });
+  wt.Worker = Worker;
   require('node:module').syncBuiltinESMExports();
 }
 

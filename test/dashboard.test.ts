@@ -118,9 +118,10 @@ describe('dashboard screen', () => {
     store.setState((s) => setWatch(s, { folders: ['inbox/', 'drop\x1b]0;x\x07/'], filesSeen: 12, recentFiles: ['a.jsonl'] }), true);
     await settle();
     expect(plain(app.lastFrame())).toMatch(/Watching\s+inbox\/, drop\/\s+·\s+12 files seen\s+·\s+last: a\.jsonl/);
-    store.setState((s) => finishRun(s, { status: 'completed', durationMs: 9000, totals: { done: 5000, failed: 0 } } as never), true);
+    store.setState((s) => finishRun(applyStats(s, stats({ workers: { ...stats().workers, size: 0, target: 6 } }), 300), { status: 'completed', durationMs: 9000, totals: { done: 5000, failed: 0 } } as never), true);
     await settle();
     expect(plain(app.lastFrame())).toMatch(/DONE[\s\S]*Finished in 9s: ok 5,000, failed 0/);
+    expect(plain(app.lastFrame())).toContain('Workers: 6, stopped');
     expectCleanFrames(app.frames);
   });
 

@@ -37,6 +37,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { execFileSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 
 interface Probe { id: string; op: string; arg: string }
 
@@ -61,6 +62,14 @@ export default definePipeline<Probe>({
       });
       case 'env': return process.env[r.arg] ?? null;
       case 'run': return execFileSync(r.arg, ['ok'], { encoding: 'utf8' }).trim();
+      // A worker thread with its own execArgv: Node 20 would start it outside the permission model.
+      case 'worker': return await new Promise((resolve, reject) => {
+        const code = "const { parentPort, workerData } = require('node:worker_threads'); const fs = require('node:fs');"
+          + " try { parentPort.postMessage('read: ' + fs.readFileSync(workerData, 'utf8').trim()); } catch (e) { parentPort.postMessage('denied: ' + e.code); }";
+        const w = new Worker(code, { eval: true, execArgv: [], workerData: r.arg });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
     }
     throw new Error('unknown op ' + r.op);
   },
@@ -74,6 +83,7 @@ export default definePipeline<Probe>({
     { id: 'net', op: 'net', arg: String(port) },
     { id: 'env', op: 'env', arg: 'PT_PROBE_SECRET' },
     { id: 'run', op: 'run', arg: 'echo' },
+    { id: 'worker', op: 'worker', arg: secret },
   ];
   writeFile(dir, 'probes.jsonl', probes.map((p) => JSON.stringify(p)).join('\n') + '\n');
   return { dir, outside, secret, target, outFile: path.join(dir, 'out', 'probe.jsonl') };
@@ -110,6 +120,8 @@ describe('permissions', () => {
     const logs = res.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { message?: string }).message);
     expect(logs).toContain('Requires env access to "PT_PROBE_SECRET"; run again with --allow-env=PT_PROBE_SECRET (it reads as undefined)');
     expect(existsSync(p.target)).toBe(false);
+    // The worker started with execArgv: [] kept the sandbox's file limits.
+    expect(results(p.outFile).get('worker')).toBe('denied: ERR_ACCESS_DENIED');
   });
 
   it('allows each kind with its flag (--allow-net=HOST allows every port); child processes only with -A', async () => {
@@ -125,6 +137,7 @@ describe('permissions', () => {
     expect(out.get('http')).toBe('pong');
     expect(out.get('net')).toBe('connected');
     expect(out.get('env')).toBe('s3cr3t');
+    expect(out.get('worker')).toBe('read: top secret');
     expect(readFileSync(p.target, 'utf8')).toBe('hello');
 
     const all = await runCli(['run', 'probe', '--json', '--fresh', '-A'], { cwd: p.dir, env });
