@@ -221,8 +221,10 @@ export class RedisRateLimiter implements RateLimiter {
         const head = this.waiters[0]!;
         const id = `${permitPrefix}.${(nextPermit++).toString(36)}`;
         let reply: [string, string, number];
+        let asked: number;
         try {
-          const waited = Math.max(0, realClock.now() - head.queuedAt);
+          asked = realClock.now();
+          const waited = Math.max(0, asked - head.queuedAt);
           reply = (await this.call('ptLimitAcquire', this.perSecond, this.marginMs, this.opts.tpm ?? 0, head.tokens, id, waited)) as [string, string, number];
         } catch (e) {
           if (this.waiters[0] === head) this.waiters.shift();
@@ -236,8 +238,11 @@ export class RedisRateLimiter implements RateLimiter {
           this.settleWaiter(head, this.permit(id, head.tokens));
           continue;
         }
-        // Waits of more than a second are re-checked: another process may have paused the provider meanwhile.
-        await realClock.sleep(Math.min(Number(reply[1]), 1_000));
+        // The wait counts from when the script ran, not from when its reply was read: a reply read late (a
+        // busy loop) must not make the start later still. Counted from the ask, it can end up to a round trip
+        // early, and then the script says how much is left. Waits of more than a second are re-checked:
+        // another process may have paused the provider meanwhile.
+        await realClock.sleep(Math.min(asked + Number(reply[1]) - realClock.now(), 1_000));
       }
     } finally {
       this.running = false;
