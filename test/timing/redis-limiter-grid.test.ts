@@ -82,6 +82,31 @@ describe('RedisRateLimiter pacing', () => {
     expect(offGrid.filter((d) => d > -3 && d < 6).length).toBeGreaterThanOrEqual(0.75 * n);
   });
 
+  it('a stalled host makes single starts late, not the grid: the lateness is not carried on', async () => {
+    const c = await client();
+    const keys = limiterKeys();
+    const limiter = new RedisRateLimiter(c, keys, { rpm });
+    const n = 40;
+    // Right after these grants the loop is blocked for 130 ms: the next start's reply is read 130 ms late,
+    // its slot 102 ms after the grant already passed. A late start also holds back (by the hard rule) the
+    // starts rpm/60, 2 * rpm/60... places after it, each 2.2 ms less late: no stall comes right after one
+    // of those, which would make a start later than half a slot and move the grid, as it should.
+    const stallAfter = new Set([3, 16, 29]);
+    let granted = 0;
+    await Promise.all(Array.from({ length: n }, () => limiter.acquire(1).then(() => {
+      if (stallAfter.has(++granted)) for (const end = performance.now() + 130; performance.now() < end;);
+    })));
+    await limiter.stop();
+    const t = await starts(c, keys);
+    expect(t).toHaveLength(n);
+    expect(maxPerSecond(t)).toBeLessThanOrEqual(rpm / 60);
+    // Each stall makes one start about 28 ms late, less than half a slot: the grid keeps its slots. Waiting
+    // from when the reply was read (130 ms late) would move the grid by 80 ms a stall; pacing from each
+    // start, by 130 ms.
+    expect(drift(t, spacing)).toBeGreaterThan(-3);
+    expect(drift(t, spacing)).toBeLessThan(10);
+  });
+
   it('after a 429 (pauseUntil) from one process, every process starts further apart, from the end of the pause', async () => {
     const [a, b] = [await client(), await client()];
     const keys = limiterKeys();
