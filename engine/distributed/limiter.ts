@@ -33,6 +33,8 @@ end
 // keep starting on the narrow grid into the same crowded second. In Redis every process widens at once,
 // on one clock, and a burst of 429s seen by several processes is still one doubling.
 // The base (ARGV marginMs + the pacing slack) stays: it is for the spread between machines' sends.
+// Late wake-ups (Cushion.noteLateness) do not widen it here: the grid absorbs them up to half a slot,
+// and a loaded host is one process's view, not something the others should pay for.
 // Sets `width`, `windowMs` (the hard rule's window) and `spacing` (the grid's step) from ARGV[1..2].
 const widths = `
 local perSecond = tonumber(ARGV[1])
