@@ -10,7 +10,7 @@ export interface LimiterKeys {
   starts: string;
   /** Sorted set of token spends in the last minute: member = `<permit id>|<tokens>`, score = start time. */
   spends: string;
-  /** Hash: `last` start, `pause` (Retry-After until), `used` tokens in the window. */
+  /** Hash: `slot` (the pacing grid's next slot), `pause` (Retry-After until), `used` tokens in the window, `refused`/`refusedAt` (the cushion a 429 widened, and when). */
   state: string;
 }
 

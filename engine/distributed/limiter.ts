@@ -1,6 +1,7 @@
 import type { RedisClient } from 'bullmq';
 import { PermanentError } from '../errors.js';
-import { realClock, type LimiterOptions, type Permit, type RateLimiter } from '../providers/limiter.js';
+import { Cushion } from '../providers/cushion.js';
+import { PACING_SLACK_MS, realClock, type LimiterOptions, type Permit, type RateLimiter } from '../providers/limiter.js';
 import type { LimiterKeys } from './keys.js';
 
 // The sliding-window log of providers/limiter.ts (SlidingWindowGate), kept in Redis and decided by one
@@ -25,18 +26,43 @@ if #old > 0 then
 end
 `;
 
-// ARGV: perSecond (0: none), windowMs, tpm (0: none), tokens, permit id
-const acquireScript = `${prelude}${trim}
+// How much wider than 1000 ms floor(rpm/60) starts are spread: cushion.ts's rule, with its refusal part
+// kept in the state hash (`refused` ms at `refusedAt`, decayed on read) rather than in a local Cushion.
+// A 429 reaches only the process whose request was refused, but the provider counts every process's
+// sends and the window and grid it widens are shared: widened in one process alone, the others would
+// keep starting on the narrow grid into the same crowded second. In Redis every process widens at once,
+// on one clock, and a burst of 429s seen by several processes is still one doubling.
+// The base (ARGV marginMs + the pacing slack) stays: it is for the spread between machines' sends.
+// Late wake-ups (Cushion.noteLateness) do not widen it here: the grid absorbs them up to half a slot,
+// and a loaded host is one process's view, not something the others should pay for.
+// Sets `width`, `windowMs` (the hard rule's window) and `spacing` (the grid's step) from ARGV[1..2].
+const widths = `
 local perSecond = tonumber(ARGV[1])
-local windowMs = tonumber(ARGV[2])
+local base = tonumber(ARGV[2]) + ${PACING_SLACK_MS}
+local refused = redis.call('HMGET', KEYS[3], 'refused', 'refusedAt')
+local width = base
+if refused[1] then
+  local decayed = tonumber(refused[1]) * 2 ^ (-math.max(0, now - tonumber(refused[2])) / ${Cushion.REFUSED_HALF_LIFE_MS})
+  width = math.max(base, math.min(${Cushion.MAX_MS}, decayed))
+end
+local windowMs = 1000 + width - ${PACING_SLACK_MS}
+local spacing = 0
+if perSecond > 0 then spacing = (1000 + width) / perSecond end
+`;
+
+// The two rules of SlidingWindowGate. Hard: at most perSecond starts in any window of windowMs, on send
+// stamps. Soft: starts on a grid of absolute slots `spacing` apart, its next slot in the hash (`slot`);
+// see SlidingWindowGate.record for why the grid advances from the slot and not from the (late) start.
+// ARGV: perSecond (0: none), marginMs, tpm (0: none), tokens, permit id, ms the caller has waited so far
+const acquireScript = `${prelude}${trim}${widths}
 local tpm = tonumber(ARGV[3])
 local tokens = tonumber(ARGV[4])
 local wait = 0
 local pause = tonumber(redis.call('HGET', KEYS[3], 'pause') or '0')
 if pause > now then wait = pause - now end
+local nextSlot = tonumber(redis.call('HGET', KEYS[3], 'slot') or '0')
 if perSecond > 0 then
-  local last = redis.call('HGET', KEYS[3], 'last')
-  if last then wait = math.max(wait, tonumber(last) + windowMs / perSecond - now) end
+  wait = math.max(wait, nextSlot - now)
   local pivot = redis.call('ZREVRANGE', KEYS[1], perSecond - 1, perSecond - 1, 'WITHSCORES')
   if pivot[2] then wait = math.max(wait, tonumber(pivot[2]) + windowMs - now) end
 end
@@ -55,21 +81,25 @@ local count = redis.call('ZCARD', KEYS[1])
 if wait > 0 then return {'0', tostring(wait), count} end
 redis.call('ZADD', KEYS[1], now, ARGV[5])
 redis.call('ZADD', KEYS[2], now, ARGV[5] .. '|' .. tokens)
-redis.call('HSET', KEYS[3], 'last', tostring(now))
+if perSecond > 0 then
+  -- The slot this start took had timers and round trips been exact: the grid's, or later after an idle
+  -- spell (the caller queued after it) or a pause. Up to half a slot of lateness leaves the grid where it
+  -- was; more moves it, its next slot at most half a slot early.
+  local slot = math.max(nextSlot, now - tonumber(ARGV[6]), pause)
+  redis.call('HSET', KEYS[3], 'slot', tostring(math.max(slot + spacing, now + spacing / 2)))
+end
 redis.call('HINCRBY', KEYS[3], 'used', tokens)
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], 120000) end
 return {'1', tostring(now), count + 1}
 `;
 
-// The request is leaving now: move its start later (never earlier), so the spacing counts from the send.
+// The request is leaving now: move its start later (never earlier), so the hard rule counts the send.
 // ARGV: permit id, tokens
 const sentScript = `${prelude}
 local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not at or tonumber(at) >= now then return 0 end
 redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
 redis.call('ZADD', KEYS[2], 'XX', now, ARGV[1] .. '|' .. ARGV[2])
-local last = tonumber(redis.call('HGET', KEYS[3], 'last') or '0')
-if now > last then redis.call('HSET', KEYS[3], 'last', tostring(now)) end
 return 1
 `;
 
@@ -84,12 +114,18 @@ redis.call('HINCRBY', KEYS[3], 'used', tonumber(ARGV[3]) - tonumber(ARGV[2]))
 return 1
 `;
 
-// A Retry-After pauses the provider for everyone. ARGV: ms from now
-const pauseScript = `${prelude}
-local untilMs = now + tonumber(ARGV[1])
+// A Retry-After pauses the provider for everyone. Only a 429 pauses a provider, so it is also the signal
+// that the provider saw our sends closer than our log did: the cushion doubles, once per burst of 429s
+// (Cushion.noteRefused). ARGV: perSecond, marginMs, ms from now
+const pauseScript = `${prelude}${widths}
+local ms = tonumber(ARGV[3])
+local untilMs = now + ms
 local cur = tonumber(redis.call('HGET', KEYS[3], 'pause') or '0')
 if untilMs > cur then redis.call('HSET', KEYS[3], 'pause', tostring(untilMs)) end
-redis.call('PEXPIRE', KEYS[3], math.max(120000, math.ceil(tonumber(ARGV[1])) + 60000))
+if not refused[2] or now - tonumber(refused[2]) >= ${Cushion.REFUSED_BURST_MS} then
+  redis.call('HSET', KEYS[3], 'refused', tostring(math.min(${Cushion.MAX_MS}, 2 * width)), 'refusedAt', tostring(now))
+end
+redis.call('PEXPIRE', KEYS[3], math.max(120000, math.ceil(ms) + 60000))
 return 1
 `;
 
@@ -112,6 +148,8 @@ function scripts(client: RedisClient): Scripted {
 
 interface Waiter {
   tokens: number;
+  /** Local clock; sent as "waited so far", so the grid's idle-spell rule needs no shared clock. */
+  queuedAt: number;
   signal: AbortSignal | undefined;
   resolve(p: Permit): void;
   reject(e: unknown): void;
@@ -123,13 +161,13 @@ const permitPrefix = `${process.pid.toString(36)}.${Math.random().toString(36).s
 
 /**
  * The global limiter of a distributed run: the same rule as LocalRateLimiter (at most floor(rpm/60) starts
- * in any sliding second, evenly spaced; tpm over a sliding minute; Retry-After pauses everyone), decided in
- * Redis. Callers of one process queue here and only the head asks Redis, so waiting costs one script call
+ * in any sliding second, on a grid of evenly spaced slots; tpm over a sliding minute; Retry-After pauses
+ * everyone and widens the spacing for a while), decided in Redis. Callers of one process queue here and only the head asks Redis, so waiting costs one script call
  * per start and process rather than one per caller.
  */
 export class RedisRateLimiter implements RateLimiter {
   private readonly perSecond: number;
-  private readonly windowMs: number;
+  private readonly marginMs: number;
   private readonly waiters: Waiter[] = [];
   private running = false;
   private stopped = false;
@@ -140,8 +178,9 @@ export class RedisRateLimiter implements RateLimiter {
     if (opts.rpm !== undefined && !(opts.rpm > 0)) throw new RangeError(`Expected rpm to be a positive number, got ${opts.rpm} (${typeof opts.rpm})`);
     if (opts.tpm !== undefined && !(opts.tpm > 0)) throw new RangeError(`Expected tpm to be a positive number, got ${opts.tpm} (${typeof opts.tpm})`);
     this.perSecond = opts.rpm === undefined ? 0 : Math.max(1, Math.floor(opts.rpm / 60));
-    // Wider than the local limiter's 5 ms: sends from several machines reach the provider with more spread.
-    this.windowMs = 1000 + (opts.marginMs ?? 20);
+    if (opts.marginMs !== undefined && !(opts.marginMs >= 0)) throw new RangeError(`Expected marginMs to be a number >= 0, got ${opts.marginMs} (${typeof opts.marginMs})`);
+    // Wider than the local limiter's 2 ms: sends from several machines reach the provider with more spread.
+    this.marginMs = opts.marginMs ?? 20;
     scripts(client);
     this.refresh = setInterval(() => {
       void this.call('ptLimitCount').then((n) => { this.recent = Number(n); }, () => undefined);
@@ -161,7 +200,7 @@ export class RedisRateLimiter implements RateLimiter {
     }
     if (this.stopped) return Promise.reject(new Error('The rate limiter was stopped'));
     return new Promise<Permit>((resolve, reject) => {
-      const w: Waiter = { tokens, signal, resolve, reject };
+      const w: Waiter = { tokens, queuedAt: realClock.now(), signal, resolve, reject };
       if (signal) {
         if (signal.aborted) { reject(signal.reason); return; }
         w.onAbort = () => {
@@ -184,8 +223,11 @@ export class RedisRateLimiter implements RateLimiter {
         const head = this.waiters[0]!;
         const id = `${permitPrefix}.${(nextPermit++).toString(36)}`;
         let reply: [string, string, number];
+        let asked: number;
         try {
-          reply = (await this.call('ptLimitAcquire', this.perSecond, this.windowMs, this.opts.tpm ?? 0, head.tokens, id)) as [string, string, number];
+          asked = realClock.now();
+          const waited = Math.max(0, asked - head.queuedAt);
+          reply = (await this.call('ptLimitAcquire', this.perSecond, this.marginMs, this.opts.tpm ?? 0, head.tokens, id, waited)) as [string, string, number];
         } catch (e) {
           if (this.waiters[0] === head) this.waiters.shift();
           this.settleWaiter(head, undefined, e);
@@ -198,8 +240,11 @@ export class RedisRateLimiter implements RateLimiter {
           this.settleWaiter(head, this.permit(id, head.tokens));
           continue;
         }
-        // Waits of more than a second are re-checked: another process may have paused the provider meanwhile.
-        await realClock.sleep(Math.min(Number(reply[1]), 1_000));
+        // The wait counts from when the script ran, not from when its reply was read: a reply read late (a
+        // busy loop) must not make the start later still. Counted from the ask, it can end up to a round trip
+        // early, and then the script says how much is left. Waits of more than a second are re-checked:
+        // another process may have paused the provider meanwhile.
+        await realClock.sleep(Math.min(asked + Number(reply[1]) - realClock.now(), 1_000));
       }
     } finally {
       this.running = false;
@@ -222,9 +267,10 @@ export class RedisRateLimiter implements RateLimiter {
     };
   }
 
+  /** Also widens the pacing for a while (see pauseScript): every process sees it. */
   pauseUntil(untilMs: number): void {
-    const ms = untilMs - realClock.now();
-    if (ms > 0) void this.call('ptLimitPause', ms).catch(() => undefined);
+    const ms = Math.max(0, untilMs - realClock.now());
+    void this.call('ptLimitPause', this.perSecond, this.marginMs, ms).catch(() => undefined);
   }
 
   recentStarts(): number { return this.recent; }

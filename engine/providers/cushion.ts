@@ -17,7 +17,10 @@
 export class Cushion {
   static readonly MAX_MS = 50;
   private static readonly LATE_HALF_LIFE_MS = 5_000;
-  private static readonly REFUSED_HALF_LIFE_MS = 60_000;
+  // Public for the Redis limiter's Lua, which applies the same refusal rule to a cushion kept in Redis.
+  static readonly REFUSED_HALF_LIFE_MS = 60_000;
+  /** Refusals closer together than this are one burst: one doubling. */
+  static readonly REFUSED_BURST_MS = 1000;
   private late = { ms: 0, at: 0 };
   private refused = { ms: 0, at: 0 };
 
@@ -35,7 +38,7 @@ export class Cushion {
 
   /** The provider refused a start (429). One burst of refusals is one doubling: they share a cause. */
   noteRefused(now: number): void {
-    if (now - this.refused.at < 1000) return;
+    if (now - this.refused.at < Cushion.REFUSED_BURST_MS) return;
     this.refused = { ms: Math.min(Cushion.MAX_MS, 2 * this.ms(now)), at: now };
   }
 }

@@ -72,7 +72,7 @@ interface Waiter {
  * places after it, and a chain the check did hold back catches up by this much each second instead
  * of passing its lateness on for ever.
  */
-const PACING_SLACK_MS = 2;
+export const PACING_SLACK_MS = 2;
 
 /**
  * The part that makes the guarantee: a log of recent starts (and token spends) consulted before every
