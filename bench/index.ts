@@ -7,6 +7,7 @@ import { dashboardBench } from './dashboard-bench.js';
 import { distributedBench } from './distributed-bench.js';
 import { inputMemory } from './io-bench.js';
 import { latencyBound, limiterComparison } from './provider-bench.js';
+import { loaderBench } from './loader-bench.js';
 import { runtimeBench } from './runtime-bench.js';
 import { printTable, type Row } from './util.js';
 
@@ -71,6 +72,13 @@ rows.push({ metric: `latency-bound (${quick ? 300 : 1000} items, 200 ms, 3,500 R
 step('cold start: run on a small .ts pipeline to the first item done');
 const rt = await runtimeBench({ runs: quick ? 3 : 7 });
 rows.push({ metric: 'cold start to first item done (median)', ours: `${fmt(rt.sandboxed.medianMs)} ms sandboxed, ${fmt(rt.unsandboxed.medianMs)} ms with -A`, peer: `node -e "" ${fmt(rt.nodeStartMs)} ms`, target: '< 700 ms', ok: rt.sandboxed.medianMs < 700 });
+
+step('pipeline loaders: jiti vs tsx, a small .ts pipeline in a fresh process and in a worker thread');
+const ld = await loaderBench({ runs: quick ? 3 : 7 });
+const ldFig = (f: { warmMs: number; afterEditMs: number; workerMs: number }) => `${fmt(f.warmMs)} ms warm, ${fmt(f.afterEditMs)} ms after an edit, +${fmt(f.workerMs)} ms in a worker`;
+const ldBox = (f: { sandboxedWarm: string; sandboxedAfterEdit: string }) => `sandboxed: warm ${f.sandboxedWarm}, after an edit ${f.sandboxedAfterEdit}`;
+rows.push({ metric: 'pipeline loader: load it + import (median)', ours: `jiti ${ldFig(ld.jiti)}`, peer: ld.tsx ? `tsx ${ldFig(ld.tsx)}` : 'tsx not installed', ratio: ld.tsx ? `${fmt(ld.tsx.warmMs / ld.jiti.warmMs, 1)}x warm` : '', target: 'pick the faster', ok: ld.tsx ? ld.jiti.warmMs <= ld.tsx.warmMs && ld.jiti.workerMs <= ld.tsx.workerMs : null });
+rows.push({ metric: '', ours: `jiti ${ldBox(ld.jiti)}`, peer: ld.tsx ? `tsx ${ldBox(ld.tsx)}` : '', target: '', ok: null });
 
 step(`inputs: RSS on ${fmt(MILLION)}-row jsonl and csv`);
 const io = await inputMemory(MILLION);

@@ -3,11 +3,14 @@
 // wall-clock epoch milliseconds, so lines from different processes and threads line up; read them
 // against the launcher's first line. Off, this costs one environment read per thread.
 import { readFileSync, writeSync } from 'node:fs';
-import { threadId } from 'node:worker_threads';
+import { createRequire } from 'node:module';
 
 export const traceEnvVar = 'PIPELINE_TUI_TRACE';
 
 const on = process.env[traceEnvVar] === '1';
+
+// Loaded only when tracing: the sandbox launcher starts no thread, and node:worker_threads is a few ms of its start.
+const threadId = on ? (createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')).threadId : 0;
 
 /** Whether start-up tracing is on in this thread. */
 export function tracing(): boolean {

@@ -1,11 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import type { Command as CommandType } from 'commander';
 import { bareAllowFlags, collectAllowList } from '../engine/permissions.js';
 import { exitWhenFlushed, printError } from './print-error.js';
 import { attachToLauncher } from './sandbox-child.js';
 import { importDashboard, runCommand, wantsDashboard, type RunFlags } from './commands.js';
 import type { WatchFlags } from './watch-command.js';
 import { trace, traceOrigin } from '../engine/trace.js';
+
+// commander is CommonJS: `require` skips the export scan an ESM `import` runs over it first (~10 ms of the
+// launcher's start, which every sandboxed run waits for before its child can start).
+const { Command, InvalidArgumentError, Option } = createRequire(import.meta.url)('commander') as typeof import('commander');
+type Command = CommandType;
 
 traceOrigin();
 trace('cli modules loaded');
