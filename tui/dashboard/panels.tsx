@@ -47,11 +47,14 @@ export function PriorityPanel({ lines, framed }: PanelLayout) {
 /** Pool size (live, and the target while it changes), busy/idle, crashes, replacements, timeouts; stages when several. */
 export function WorkersPanel({ lines, framed }: PanelLayout) {
   const w = useDashboardShallow((s) => s.workers);
+  const finished = useDashboard((s) => s.phase === 'finished');
   const focused = useFocus('workers');
   const stages = w.perStage.length > 1 ? w.perStage : [];
+  // A finished run's pool is gone (size 0); "0 → N" would read as a resize under way.
+  const heading = finished ? `Workers: ${w.target}, stopped` : `Workers: ${w.size}${w.target !== w.size ? ` → ${w.target}` : ''}`;
   return (
     <Panel title="Workers" lines={lines} framed={framed} focused={focused} share>
-      <Line bold>{`Workers: ${w.size}${w.target !== w.size ? ` → ${w.target}` : ''}`}</Line>
+      <Line bold>{heading}</Line>
       <Row label="Busy / idle" value={`${w.busy} / ${Math.max(0, w.size - w.busy)}`} />
       <Row label="Crashes" value={grouped(w.crashes)} color={w.crashes > 0 ? 'red' : undefined} />
       <Row label="Replacements" value={grouped(w.replacements)} />
