@@ -31,6 +31,8 @@ export interface SandboxSpec {
    * goes straight to it (tui/sandboxed.ts) instead of parsing its command line again. Opaque here.
    */
   command?: unknown;
+  /** The launcher draws the dashboard; this process sends it the state (tui/dashboard/remote-screen.ts). */
+  screen?: boolean;
 }
 
 let spec: SandboxSpec | null | undefined;

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('../dist/tui/dashboard/', import.meta.url));
 const outdir = `${dir}bundled/`;
-const outputs = { index: 'index.js', session: 'session.js', 'render-thread': 'render-thread.js' };
+const outputs = { index: 'index.js', session: 'session.js', 'render-thread': 'render-thread.js', 'launcher-screen': 'launcher-screen.js' };
 rmSync(outdir, { recursive: true, force: true });
 
 let esbuild;
@@ -34,8 +34,8 @@ for (const source of Object.values(outputs)) {
 }
 
 await esbuild.build({
-  // The whole dashboard (the picker), a run's session on the main thread, and the thread that draws it
-  // (render-thread.tsx). Code they share goes into chunks, so the session's main thread, whose frames are
+  // The whole dashboard (the picker), a run's session on the main thread, the thread that draws it
+  // (render-thread.tsx), and a sandbox launcher's side of drawing it (launcher-screen.ts). Code they share goes into chunks, so the session's main thread, whose frames are
   // drawn on the other thread, loads neither Ink nor React.
   entryPoints: Object.fromEntries(Object.entries(outputs).map(([name, source]) => [name, `${dir}${source}`])),
   outdir,

@@ -1,11 +1,10 @@
 // `run`, `retry` and the default command. Every module a command needs beyond deciding whether to hand
 // the run to the sandbox is imported where it is used: the sandbox launcher should load next to nothing.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { EngineOptions } from '../engine/engine.js';
 import { messages } from '../engine/errors.js';
 import type { PermissionFlags } from '../engine/permissions.js';
 import { trace } from '../engine/trace.js';
+import { importBundled } from './bundled.js';
 import { printError } from './print-error.js';
 import { activeSandbox } from '../engine/sandbox.js';
 import type { PoolFlags, ScannedPipeline } from './plan.js';
@@ -29,25 +28,6 @@ export interface RunFlags extends PermissionFlags {
 /** The live dashboard when stdout is a terminal and neither --plain nor --json asks otherwise, or with --tui. */
 export function wantsDashboard(flags: Pick<RunFlags, 'tui' | 'plain' | 'json'>, stdout: { isTTY?: boolean } = process.stdout): boolean {
   return flags.tui === true || (!flags.plain && !flags.json && stdout.isTTY === true);
-}
-
-/**
- * Loads the dashboard with React's production build unless NODE_ENV says otherwise: React picks its build
- * when first loaded, and the development one costs several times more main-thread time per frame (time
- * the engine needs). NODE_ENV is restored once loaded, before any worker thread starts.
- * The build bundles it (scripts/bundle-dashboard.mjs: a few files load in a fraction of the time of Ink's
- * ~500 modules), with React's production build already chosen; without the bundle, the modules load.
- */
-async function importBundled<T>(bundled: string, load: () => Promise<T>): Promise<T> {
-  const bundle = new URL(bundled, import.meta.url);
-  if (existsSync(fileURLToPath(bundle))) return (await import(bundle.href)) as T;
-  const unset = process.env.NODE_ENV === undefined;
-  if (unset) process.env.NODE_ENV = 'production';
-  try {
-    return await load();
-  } finally {
-    if (unset) delete process.env.NODE_ENV;
-  }
 }
 
 /** The whole dashboard: components, picker, session. */
@@ -75,7 +55,7 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
   // That child starts its worker threads as it starts, except under the dashboard (see below).
   if (sandboxWanted(flags)) {
     const command: ParsedRun = { ref, inputs, flags, extra };
-    return (await import('./sandbox.js')).launchSandboxed(ref, { inputs, stateDir: flags.state, out: flags.out, flags, ref, command, ...(withDashboard ? {} : { pool }) });
+    return (await import('./sandbox.js')).launchSandboxed(ref, { inputs, stateDir: flags.state, out: flags.out, flags, ref, command, ...(withDashboard ? { dashboard: { simulated: flags.simulate ?? false } } : { pool }) });
   }
   // Worker threads start ahead of the pool (engine/worker-prestart.ts): now, or under the dashboard once
   // its first frame is out (that frame waits for Ink to load, and workers starting meanwhile slow it down).

@@ -15,6 +15,8 @@ import { envVarsFor, resolveEndpoint } from '../engine/providers/endpoints.js';
 import { sandboxEnvVar, type SandboxSpec } from '../engine/sandbox.js';
 import { trace } from '../engine/trace.js';
 import type { LoadedPipeline } from '../engine/types.js';
+import type { LauncherScreen } from './dashboard/launcher-screen.js';
+import { importBundled } from './bundled.js';
 import { prestartCount, scanPipelineRef, type PoolFlags } from './plan.js';
 import { relayed, replanExitCode, type RelayedSignal, type ReplanRequest, type SignalEcho } from './sandbox-child.js';
 
@@ -36,6 +38,8 @@ export interface SandboxRun {
   pool?: PoolFlags;
   /** The parsed command, run by the child without parsing its command line again (tui/sandboxed.ts). */
   command?: unknown;
+  /** The run shows the dashboard: this process draws it, from the state the child sends. */
+  dashboard?: { simulated: boolean };
 }
 
 /**
@@ -109,15 +113,27 @@ function withRealPath(p: string): string[] {
 export async function launchSandboxed(ref: string, run: SandboxRun): Promise<number> {
   const scanned = scanPipelineRef(ref, run.cwd ?? process.cwd());
   trace(scanned ? 'declaration read from the text' : 'declaration not readable from the text');
-  if (scanned) {
-    const code = await spawnSandboxed(scanned.declaration, run, true, prestartCount(run.pool, scanned.poolSize));
-    if (code !== 'replan') return code;
-    trace('the sandboxed child asked for a re-plan');
+  let screen: LauncherScreen | undefined;
+  const showScreen = async (name: string) => {
+    if (!run.dashboard || screen) return;
+    const { LauncherScreen } = await importBundled('./dashboard/bundled/launcher-screen.js', () => import('./dashboard/launcher-screen.js'));
+    screen = new LauncherScreen({ pipeline: name, simulated: run.dashboard.simulated, now: Date.now() });
+  };
+  try {
+    if (scanned) {
+      await showScreen(scanned.declaration.name);
+      const code = await spawnSandboxed(scanned.declaration, run, true, prestartCount(run.pool, scanned.poolSize), screen);
+      if (code !== 'replan') return code;
+      trace('the sandboxed child asked for a re-plan');
+    }
+    const { loadPipeline } = await import('../engine/load.js');
+    const pipeline = await loadPipeline(ref, run.cwd === undefined ? {} : { cwd: run.cwd });
+    trace('pipeline loaded');
+    await showScreen(pipeline.name);
+    return (await spawnSandboxed(declarationOfPipeline(pipeline), run, false, prestartCount(run.pool, pipeline.stages[0]?.workers ?? pipeline.workers), screen)) as number;
+  } finally {
+    await screen?.close();
   }
-  const { loadPipeline } = await import('../engine/load.js');
-  const pipeline = await loadPipeline(ref, run.cwd === undefined ? {} : { cwd: run.cwd });
-  trace('pipeline loaded');
-  return runSandboxed(pipeline, run);
 }
 
 /**
@@ -133,11 +149,12 @@ export async function runSandboxed(pipeline: LoadedPipeline, run: SandboxRun): P
  * `check`: the child compares the evaluated pipeline with `pipeline` first, and may ask for a re-plan.
  * `workers`: how many worker threads the child starts as soon as it starts.
  */
-async function spawnSandboxed(pipeline: Declaration, run: SandboxRun, check: boolean, workers: number | undefined): Promise<number | 'replan'> {
+async function spawnSandboxed(pipeline: Declaration, run: SandboxRun, check: boolean, workers: number | undefined, screen?: LauncherScreen): Promise<number | 'replan'> {
   const plan = sandboxPlan(pipeline, run);
   const { nodeArgs, folders } = plan;
   const spec: SandboxSpec = {
     ...plan.spec,
+    ...(screen ? { screen: true } : {}),
     ...(check ? { declared: pipeline } : {}),
     ...(workers === undefined ? {} : { prestart: { file: pipeline.file, workers } }),
     ...(run.command === undefined ? {} : { command: run.command }),
@@ -156,10 +173,13 @@ async function spawnSandboxed(pipeline: Declaration, run: SandboxRun, check: boo
   if (run.ref !== undefined && !args.includes(run.ref)) args.push(pipeline.file);
   const child = spawn(process.execPath, [...process.execArgv, ...nodeArgs, process.argv[1]!, ...args], {
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    // The dashboard's state travels as structured clones, like the signal echoes.
+    serialization: 'advanced',
     env: { ...(run.env ?? process.env), [sandboxEnvVar]: JSON.stringify(spec) },
     cwd: run.cwd ?? process.cwd(),
   });
   trace('sandboxed child spawned');
+  screen?.attach(child);
   // Ctrl-C in a terminal reaches both processes; a `kill PID` reaches only this one. The child echoes
   // every signal it gets, and we forward only those it did not get, so it never sees one twice (a
   // second SIGINT means "stop at once").
@@ -195,8 +215,11 @@ async function spawnSandboxed(pipeline: Declaration, run: SandboxRun, check: boo
       for (const s of relayed) process.off(s, onSignal);
       removeUnused();
       if (signal) {
-        process.kill(process.pid, signal);
-        resolve(128 + (signalNumbers[signal] ?? 1));
+        // The terminal back to normal (out of raw mode) before this process dies by the same signal.
+        void (screen?.close() ?? Promise.resolve()).then(() => {
+          process.kill(process.pid, signal);
+          resolve(128 + (signalNumbers[signal] ?? 1));
+        });
         return;
       }
       resolve(replan && code === replanExitCode ? 'replan' : code ?? 1);

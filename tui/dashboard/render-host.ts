@@ -2,6 +2,7 @@
 // is sent (the store changes at most ~10 times a second, and on keys), frames are written as they come,
 // keys are decided here with the same planKeys the in-process dashboard uses.
 import { Worker } from 'node:worker_threads';
+import { trace } from '../../engine/trace.js';
 import type { DashboardStore } from '../../state/store.js';
 import type { KeyName } from '../keys.js';
 import type { FromRenderThread, RenderThreadData, ToRenderThread } from './render-thread.js';
@@ -30,6 +31,7 @@ export function mountOnThread(o: RenderHostOptions): MountedDashboard {
   const { stdin, stdout, stderr, store } = o;
   const data: RenderThreadData = { state: store.getState(), columns: stdout.columns || 80, rows: stdout.rows || 24, keys: stdin.isTTY === true, maxFps: o.maxFps };
   // React's production build, as the unbundled dashboard loads it (the bundle has it built in).
+  trace('dashboard thread starting');
   const worker = new Worker(entry(), { workerData: data, env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'production' }, stdout: false, stderr: false });
   const post = (m: ToRenderThread) => worker.postMessage(m);
   const unsubscribe = store.subscribe((state) => post({ type: 'state', state }));

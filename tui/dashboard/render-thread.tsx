@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
 import { render } from 'ink';
+import { trace } from '../../engine/trace.js';
 import { createDashboardStore, type DashboardState } from '../../state/store.js';
 import type { KeyName } from '../keys.js';
 import { Dashboard } from './dashboard.js';
@@ -34,6 +35,7 @@ export interface RenderThreadData {
   maxFps: number;
 }
 
+trace('dashboard thread: modules loaded');
 const port = parentPort;
 if (!port) throw new Error('render-thread.js runs as a worker thread (see render-host.ts)');
 const send = (m: FromRenderThread) => port.postMessage(m);

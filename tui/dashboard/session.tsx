@@ -8,7 +8,9 @@ import { readCheckpointSummary } from '../../state/checkpoint-summary.js';
 import { feedStore } from '../../state/feed.js';
 import { statePaths } from '../../state/paths.js';
 import { askResume, createDashboardStore, failRun, finishRun, startRun, withNotice, type WatchInfo } from '../../state/store.js';
-import type { KeyEffect, ResumeChoice } from '../keys.js';
+import type { KeyEffect, KeyName, ResumeChoice } from '../keys.js';
+import { activeSandbox } from '../../engine/sandbox.js';
+import { mountInLauncher } from './remote-screen.js';
 import { printError } from '../print-error.js';
 import { summaryLines } from '../report.js';
 import { applyKeys } from './keys-apply.js';
@@ -120,8 +122,8 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   // CPU the frame needs (on a thread of its own, it is drawn while the pipeline and engine load here).
   // A dashboard that cannot draw must not hold the run: after a while it starts anyway.
   const firstFrame = new Promise<void>((resolve) => {
-    firstFrameOut = resolve;
-    setTimeout(resolve, 3000).unref();
+    const timer = setTimeout(resolve, 3000);
+    firstFrameOut = () => { clearTimeout(timer); resolve(); };
   });
   const onFrame = (renderTime: number) => {
     if (frames.count++ === 0) {
@@ -135,9 +137,13 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
   const stderr = o.stderr ?? process.stderr;
   // On the process's own terminal the dashboard draws on a thread of its own (render-thread.tsx), off
   // the thread that dispatches; given streams (tests) it draws here.
-  const screen = (o.thread ?? (o.stdin === undefined && o.stdout === undefined && !o.debug))
-    ? mountOnThread({ store, onKeys: (keys) => applyKeys(store, keys, onEffect), onFrame, maxFps: 10, stdin, stdout, stderr })
-    : (await import('./draw-here.js')).drawHere(store, onEffect, { stdin, stdout, stderr, maxFps: 10, debug: o.debug ?? false, onFrame });
+  // A sandboxed run's launcher draws it (remote-screen.ts).
+  const onKeys = (keys: KeyName[]) => applyKeys(store, keys, onEffect);
+  const screen = activeSandbox()?.screen && o.stdin === undefined && o.stdout === undefined
+    ? mountInLauncher({ store, onKeys, onFrame })
+    : (o.thread ?? (o.stdin === undefined && o.stdout === undefined && !o.debug))
+    ? mountOnThread({ store, onKeys, onFrame, maxFps: 10, stdin, stdout, stderr })
+    : (await import('./draw-here.js')).drawHere(store, { onEffect }, { stdin, stdout, stderr, maxFps: 10, debug: o.debug ?? false, onFrame });
   // Loaded once the first frame is out (drawn here), or while the dashboard's thread draws it: the frame
   // needs neither, and loading them is main-thread work.
   const engineModule = import('../../engine/engine.js');
