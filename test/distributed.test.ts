@@ -44,8 +44,8 @@ export default definePipeline({
 interface Worker { child: ChildProcess; result: Promise<CliResult>; output(): string }
 
 /** A `worker` process; `output()` is what it printed so far. */
-function startWorker(dir: string, name: string, args: string[] = ['-A']): Worker {
-  const child = spawnCli(['worker', name, '--redis', redis.url, ...args], { cwd: dir });
+function startWorker(dir: string, name: string, args: string[] = ['-A'], env: NodeJS.ProcessEnv = {}): Worker {
+  const child = spawnCli(['worker', name, '--redis', redis.url, ...args], { cwd: dir, env });
   children.add(child);
   let text = '';
   child.stdout?.on('data', (d: Buffer) => { text += d.toString(); });
@@ -111,16 +111,22 @@ describe('distributed runs', () => {
     const n = 240;
     const name = 'dist-kill';
     // Items after the first 60 wait for a gate (a file), so the run cannot end before the kill, and the
-    // victim surely holds jobs when it dies.
-    const { dir, outFile } = project(name, n, 15, { before: `if (r.id > 60) while (!existsSync('GATE')) await new Promise((res) => setTimeout(res, 20));`, priority: 'r.id <= 60 ? 1 : 0' });
+    // victim surely holds jobs when it dies. The survivor holds its first jobs until the victim has finished
+    // one: on a loaded machine it could otherwise take every ungated item before the victim starts.
+    const wait = (file: string) => `while (!existsSync(${file})) await new Promise((res) => setTimeout(res, 20));`;
+    const { dir, outFile } = project(name, n, 15, { before: `if (process.env.PT_HOLD_FOR) ${wait('process.env.PT_HOLD_FOR')} if (r.id > 60) ${wait("'GATE'")}`, priority: 'r.id <= 60 ? 1 : 0' });
     const victim = startWorker(dir, name);
-    const survivor = startWorker(dir, name);
+    const survivor = startWorker(dir, name, ['-A'], { PT_HOLD_FOR: 'VICTIM_WORKED' });
     await Promise.all([waitingFor(victim), waitingFor(survivor)]);
     const metricsPort = await freePort();
     const coordinator = spawnCli(['run', name, '--redis', redis.url, '--workers', '0', '--json', '--metrics-port', String(metricsPort), '-A'], { cwd: dir });
     children.add(coordinator);
     const result = waitCli(coordinator, 80_000);
     await waitFor(() => victim.output().includes('serving run') && survivor.output().includes('serving run'), 30_000, 'both workers serving');
+    // The process that runs the items names itself host:pid (with the sandbox, the launcher's child).
+    const victimPid = Number(/serving run \S+ \(coordinator \S+\) as \S+:(\d+)/.exec(victim.output())?.[1]);
+    await waitFor(() => readJsonl<Line>(outFile).some((l) => l.result.pid === victimPid), 20_000, 'the victim to finish an item');
+    writeFile(dir, 'VICTIM_WORKED', '');
     await waitFor(() => countLines(outFile) >= 30, 30_000, '30 output lines');
     // The dashboard's sources while running: remote machines in the metrics and in status.
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -133,10 +139,6 @@ describe('distributed runs', () => {
     expect(remote).toHaveLength(2);
     expect(remote.every((m) => m.workers === 2 && m.busy >= 0)).toBe(true);
 
-    // The process that runs the items names itself host:pid (with the sandbox, the launcher's child).
-    const victimPid = Number(/serving run \S+ \(coordinator \S+\) as \S+:(\d+)/.exec(victim.output())?.[1]);
-    // On a loaded machine the survivor may take the first (ungated) items alone: kill only once the victim has worked.
-    await waitFor(() => readJsonl<Line>(outFile).some((l) => l.result.pid === victimPid), 20_000, 'the victim to finish an item');
     victim.child.kill('SIGKILL');
     const killedAt = Date.now();
     writeFile(dir, 'GATE', '');
