@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pipelineSource as runtimePipeline } from './runtime-bench.js';
 import { tempDir } from './util.js';
 
 /** The pipeline imports the API by absolute path: tsx has no alias option (tsconfig `paths` do not reach its CommonJS path), and resolving it is not what is compared. */
@@ -86,20 +87,8 @@ function run(args: string[]): Promise<{ ms?: number; error?: string }> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
-const pipelineSource = (salt: string) => `import { definePipeline } from ${JSON.stringify(apiPath)};
-// ${salt}
-interface Tweet { id: number; text: string }
-type Out = { words: number };
-export default definePipeline<Tweet, Out>({
-  name: 'startup',
-  input: 'in.jsonl',
-  id: (r) => String(r.id),
-  workers: 2,
-  async process(record) {
-    return { words: record.text.split(/\\s+/).length };
-  },
-});
-`;
+// tsx resolves no 'pipeline-tui' alias: both loaders import the API by its path.
+const pipelineSource = (salt: string) => runtimePipeline(salt, apiPath);
 
 /** Where tsx's ESM API is, if installed (`tsxDir`: a tsx package folder to use instead). */
 function tsxApiPath(tsxDir?: string): string | undefined {

@@ -32,7 +32,8 @@ export interface RuntimeBenchResult {
   cores: number;
 }
 
-const pipelineSource = (salt: string) => `import { definePipeline } from 'pipeline-tui';
+/** The small .ts pipeline both start-up benches load; `salt` changes its text (a cache miss), `api` where definePipeline comes from. */
+export const pipelineSource = (salt: string, api = 'pipeline-tui') => `import { definePipeline } from ${JSON.stringify(api)};
 // ${salt}
 interface Tweet { id: number; text: string }
 type Out = { words: number };
