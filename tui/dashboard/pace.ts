@@ -3,7 +3,9 @@
  * is. While the engine keeps the main thread busy (dispatch, checkpointing), frames may take only a small
  * share of it, so a costly frame is drawn less often (down to one a second); while the main thread is
  * mostly idle (runs waiting on providers), drawing may take more and the screen stays lively (up to 10
- * frames a second). Keys are not paced: Ink draws their effect at once.
+ * frames a second). Keys are not paced: Ink draws their effect at once. Drawn on another thread or by the
+ * sandbox launcher, a frame no longer stops dispatch, but it still takes CPU the workers could use on a
+ * small machine, so the same pace applies there.
  */
 export class RefreshPace {
   private avgMs = 0;

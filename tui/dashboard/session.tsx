@@ -8,14 +8,14 @@ import { readCheckpointSummary } from '../../state/checkpoint-summary.js';
 import { feedStore } from '../../state/feed.js';
 import { statePaths } from '../../state/paths.js';
 import { askResume, createDashboardStore, failRun, finishRun, startRun, withNotice, type WatchInfo } from '../../state/store.js';
-import type { KeyEffect, KeyName, ResumeChoice } from '../keys.js';
 import { activeSandbox } from '../../engine/sandbox.js';
-import { mountInLauncher } from './remote-screen.js';
+import type { KeyEffect, KeyName, ResumeChoice } from '../keys.js';
 import { printError } from '../print-error.js';
 import { summaryLines } from '../report.js';
 import { applyKeys } from './keys-apply.js';
-import { mountOnThread } from './render-host.js';
 import { RefreshPace } from './pace.js';
+import { mountInLauncher } from './remote-screen.js';
+import { mountOnThread } from './render-host.js';
 
 /** A pipeline known by name (from its text) but not loaded yet: the first frame does not wait for it. */
 export interface PendingPipeline {
@@ -135,15 +135,16 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
     pace.record(renderTime);
   };
   const stderr = o.stderr ?? process.stderr;
-  // On the process's own terminal the dashboard draws on a thread of its own (render-thread.tsx), off
-  // the thread that dispatches; given streams (tests) it draws here.
-  // A sandboxed run's launcher draws it (remote-screen.ts).
   const onKeys = (keys: KeyName[]) => applyKeys(store, keys, onEffect);
-  const screen = activeSandbox()?.screen && o.stdin === undefined && o.stdout === undefined
+  const ownTerminal = o.stdin === undefined && o.stdout === undefined;
+  // Where it is drawn, never on the thread that dispatches items if it can be helped: by a sandboxed run's
+  // launcher (remote-screen.ts); else on the process's own terminal by a thread of its own
+  // (render-thread.tsx); on given streams (tests), here.
+  const screen = activeSandbox()?.screen && ownTerminal
     ? mountInLauncher({ store, onKeys, onFrame })
-    : (o.thread ?? (o.stdin === undefined && o.stdout === undefined && !o.debug))
-    ? mountOnThread({ store, onKeys, onFrame, maxFps: 10, stdin, stdout, stderr })
-    : (await import('./draw-here.js')).drawHere(store, { onEffect }, { stdin, stdout, stderr, maxFps: 10, debug: o.debug ?? false, onFrame });
+    : o.thread ?? (ownTerminal && !o.debug)
+      ? mountOnThread({ store, onKeys, onFrame, maxFps: 10, stdin, stdout, stderr })
+      : (await import('./draw-here.js')).drawHere(store, { onEffect }, { stdin, stdout, stderr, maxFps: 10, debug: o.debug ?? false, onFrame });
   // Loaded once the first frame is out (drawn here), or while the dashboard's thread draws it: the frame
   // needs neither, and loading them is main-thread work.
   const engineModule = import('../../engine/engine.js');
@@ -205,4 +206,3 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
     process.off('SIGTERM', onSignal);
   }
 }
-
