@@ -156,6 +156,21 @@ describe('permissions', () => {
   });
 });
 
+describe('the sandboxed process\'s start', () => {
+  it('starts without NODE_EXTRA_CA_CERTS (a slow start) only when the run can open no connection', async () => {
+    const p = probeProject();
+    writeFile(p.dir, 'probes.jsonl', JSON.stringify({ id: 'ca', op: 'env', arg: 'NODE_EXTRA_CA_CERTS' }) + '\n');
+    // Any path: Node only warns when it cannot load the file.
+    const caEnv = { NODE_EXTRA_CA_CERTS: path.join(p.outside, 'extra-ca.pem') };
+    const offline = await runCli(['run', 'probe', '--json', '--allow-env=NODE_EXTRA_CA_CERTS'], { cwd: p.dir, env: caEnv });
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(results(p.outFile).get('ca')).toBeNull();
+    const online = await runCli(['run', 'probe', '--json', '--fresh', '--allow-env=NODE_EXTRA_CA_CERTS', '--allow-net=127.0.0.1'], { cwd: p.dir, env: caEnv });
+    expect(online.code, online.stderr).toBe(0);
+    expect(results(p.outFile).get('ca')).toBe(caEnv.NODE_EXTRA_CA_CERTS);
+  });
+});
+
 describe('planning the sandbox from the pipeline\'s text', () => {
   /** A pipeline reading `secret` in its process, whose top-level code leaves `marker` when it may write there. */
   function planProject(permissions: (secretDir: string) => string, topLevel = '') {
