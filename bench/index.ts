@@ -1,5 +1,6 @@
 // `npm run bench`: speed and memory against the named peers, measured in one run on this machine.
 // Targets live here, never in tests: tests assert behaviour, this file measures.
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { checkpointCost, cpuBound, dispatchLatency, engineThroughput, millionLines } from './engine-bench.js';
 import { atomicsWakeLatency, piscinaAllAtOnce, piscinaWindow, rawPostMessageLatency, threadsSpawn } from './peers.js';
@@ -18,6 +19,18 @@ const threads = 2;
 const fmt = (v: number, d = 0) => v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const rows: Row[] = [];
 const step = (s: string) => process.stderr.write(`bench: ${s}\n`);
+
+/**
+ * CPU time the hypervisor gave to others while this bench ran (/proc/stat's `steal`): on a shared VM a
+ * few % of it turns every time figure here into noise, so the table says how much there was.
+ */
+function stealTicks(): { steal: number; total: number } | undefined {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { steal: cpu[7] ?? 0, total: cpu.slice(0, 8).reduce((a, b) => a + b, 0) };
+  } catch { return undefined; }
+}
+const stealAtStart = stealTicks();
 
 process.stdout.write(`pipeline-tui bench — node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${threads} worker threads${quick ? ', --quick sizes' : ''}\n\n`);
 
@@ -102,3 +115,8 @@ try {
 
 process.stdout.write('\n');
 printTable(rows);
+const stealAtEnd = stealTicks();
+if (stealAtStart && stealAtEnd && stealAtEnd.total > stealAtStart.total) {
+  const pct = (100 * (stealAtEnd.steal - stealAtStart.steal)) / (stealAtEnd.total - stealAtStart.total);
+  process.stdout.write(`\nhost steal during the bench: ${fmt(pct, 1)}% of CPU time (time figures above are unreliable past ~1%)\n`);
+}
