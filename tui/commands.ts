@@ -58,12 +58,12 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
     return (await import('./sandbox.js')).launchSandboxed(ref, { inputs, stateDir: flags.state, out: flags.out, flags, ref, command, ...(withDashboard ? { dashboard: { simulated: flags.simulate ?? false } } : { pool }) });
   }
   // Worker threads start ahead of the pool (engine/worker-prestart.ts): now, or under the dashboard once
-  // its first frame is out (that frame waits for Ink to load, and workers starting meanwhile slow it down).
+  // its first frame is out (workers starting meanwhile would take the CPU the frame needs).
   const scanned = withDashboard || activeSandbox() === undefined ? await scanRef(ref) : undefined;
   const startWorkers = scanned && (await workerStarter(scanned, pool));
   if (!withDashboard) await startWorkers?.();
-  // Ink and React load only on the dashboard path (never off a TTY), in parallel with the pipeline; the
-  // dashboard loads the engine itself, once its first frame is out.
+  // The dashboard's session loads only on the dashboard path (never off a TTY), in parallel with the
+  // pipeline; it loads the engine itself, while or once its first frame is drawn.
   const dashboard = withDashboard ? importDashboardSession() : undefined;
   dashboard?.catch(() => undefined); // awaited below; this only keeps a failed import from being "unhandled" meanwhile
   // Otherwise the engine (and the SDKs behind it) loads while the pipeline does.
@@ -76,8 +76,6 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
     (await import('../engine/worker-prestart.js')).pipelineLoaded(loaded.file);
     return loaded;
   };
-  // Under the dashboard, a pipeline whose name its text says loads after the first frame.
-  const pipeline = dashboard && scanned ? { name: scanned.declaration.name, load } : await load();
   const options: EngineOptions = {
     stateDir: flags.state,
     ...(flags.workers === undefined ? {} : { workers: flags.workers }),
@@ -89,14 +87,18 @@ export async function runCommand(ref: string, inputs: string[], flags: RunFlags,
     ...(flags.redis === undefined ? {} : { redis: flags.redis }),
     ...(flags.metricsPort === undefined ? {} : { metricsPort: flags.metricsPort }),
   };
-  const statusHint = `pipeline-tui status ${pipeline.name}${flags.state === '.pipeline-tui' ? '' : ` --state ${flags.state}`}`;
+  const statusHintFor = (name: string) => `pipeline-tui status ${name}${flags.state === '.pipeline-tui' ? '' : ` --state ${flags.state}`}`;
   if (dashboard) {
+    // A pipeline whose name its text says loads after the first frame.
+    const pipeline = scanned ? { name: scanned.declaration.name, load } : await load();
     const { runDashboard } = await dashboard;
-    return runDashboard({ pipeline, engineOptions: options, inputs, statusHint, simulated: flags.simulate ?? false, hold: extra.holdDashboard ?? false, ...(startWorkers ? { onFirstFrame: () => void startWorkers() } : {}) });
+    return runDashboard({ pipeline, engineOptions: options, inputs, statusHint: statusHintFor(pipeline.name), simulated: flags.simulate ?? false, hold: extra.holdDashboard ?? false, ...(startWorkers ? { onFirstFrame: () => void startWorkers() } : {}) });
   }
+  const pipeline = await load();
   const [{ createEngine }, { attachJsonReporter, attachPlainReporter }] = await Promise.all([engineModule ?? import('../engine/engine.js'), import('./report.js')]);
   trace('engine module loaded');
-  const engine = createEngine('load' in pipeline ? await pipeline.load() : pipeline, options);
+  const engine = createEngine(pipeline, options);
+  const statusHint = statusHintFor(pipeline.name);
   if (flags.json) attachJsonReporter(engine, process.stdout, process.stderr);
   else attachPlainReporter(engine, process.stdout, process.stderr, statusHint);
 

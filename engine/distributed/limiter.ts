@@ -1,7 +1,7 @@
 import type { RedisClient } from 'bullmq';
 import { PermanentError } from '../errors.js';
 import { Cushion } from '../providers/cushion.js';
-import { PACING_SLACK_MS, realClock, type LimiterOptions, type Permit, type RateLimiter } from '../providers/limiter.js';
+import { PACING_SLACK_MS, realClock, validateLimiterOptions, type LimiterOptions, type Permit, type RateLimiter } from '../providers/limiter.js';
 import type { LimiterKeys } from './keys.js';
 
 // The sliding-window log of providers/limiter.ts (SlidingWindowGate), kept in Redis and decided by one
@@ -162,8 +162,8 @@ const permitPrefix = `${process.pid.toString(36)}.${Math.random().toString(36).s
 /**
  * The global limiter of a distributed run: the same rule as LocalRateLimiter (at most floor(rpm/60) starts
  * in any sliding second, on a grid of evenly spaced slots; tpm over a sliding minute; Retry-After pauses
- * everyone and widens the spacing for a while), decided in Redis. Callers of one process queue here and only the head asks Redis, so waiting costs one script call
- * per start and process rather than one per caller.
+ * everyone and widens the spacing for a while), decided in Redis. Callers of one process queue here and
+ * only the head asks Redis, so waiting costs one script call per start and process rather than one per caller.
  */
 export class RedisRateLimiter implements RateLimiter {
   private readonly perSecond: number;
@@ -175,10 +175,8 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly refresh: NodeJS.Timeout;
 
   constructor(private readonly client: RedisClient, private readonly keys: LimiterKeys, private readonly opts: LimiterOptions) {
-    if (opts.rpm !== undefined && !(opts.rpm > 0)) throw new RangeError(`Expected rpm to be a positive number, got ${opts.rpm} (${typeof opts.rpm})`);
-    if (opts.tpm !== undefined && !(opts.tpm > 0)) throw new RangeError(`Expected tpm to be a positive number, got ${opts.tpm} (${typeof opts.tpm})`);
+    validateLimiterOptions(opts);
     this.perSecond = opts.rpm === undefined ? 0 : Math.max(1, Math.floor(opts.rpm / 60));
-    if (opts.marginMs !== undefined && !(opts.marginMs >= 0)) throw new RangeError(`Expected marginMs to be a number >= 0, got ${opts.marginMs} (${typeof opts.marginMs})`);
     // Wider than the local limiter's 2 ms: sends from several machines reach the provider with more spread.
     this.marginMs = opts.marginMs ?? 20;
     scripts(client);

@@ -35,6 +35,13 @@ export interface LimiterOptions {
   marginMs?: number;
 }
 
+/** Checks what the local and the Redis limiter share; throws RangeError naming the field. */
+export function validateLimiterOptions(opts: LimiterOptions): void {
+  if (opts.rpm !== undefined && !(opts.rpm > 0)) throw new RangeError(`Expected rpm to be a positive number, got ${opts.rpm} (${typeof opts.rpm})`);
+  if (opts.tpm !== undefined && !(opts.tpm > 0)) throw new RangeError(`Expected tpm to be a positive number, got ${opts.tpm} (${typeof opts.tpm})`);
+  if (opts.marginMs !== undefined && !(opts.marginMs >= 0)) throw new RangeError(`Expected marginMs to be a number >= 0, got ${opts.marginMs} (${typeof opts.marginMs})`);
+}
+
 /** One limited call. */
 export interface Permit {
   /** The request is leaving now: the start is recorded at this moment, not at the grant. */
@@ -103,9 +110,7 @@ export class SlidingWindowGate {
   readonly perSecond: number;
 
   constructor(private readonly opts: LimiterOptions, private readonly clock: Clock = realClock) {
-    if (opts.rpm !== undefined && !(opts.rpm > 0)) throw new RangeError(`Expected rpm to be a positive number, got ${opts.rpm} (${typeof opts.rpm})`);
-    if (opts.tpm !== undefined && !(opts.tpm > 0)) throw new RangeError(`Expected tpm to be a positive number, got ${opts.tpm} (${typeof opts.tpm})`);
-    if (opts.marginMs !== undefined && !(opts.marginMs >= 0)) throw new RangeError(`Expected marginMs to be a number >= 0, got ${opts.marginMs} (${typeof opts.marginMs})`);
+    validateLimiterOptions(opts);
     this.perSecond = opts.rpm === undefined ? Infinity : Math.max(1, Math.floor(opts.rpm / 60));
     this.cushion = new Cushion((opts.marginMs ?? 2) + PACING_SLACK_MS);
   }

@@ -42,14 +42,12 @@ const send = (m: FromRenderThread) => port.postMessage(m);
 const data = workerData as RenderThreadData;
 
 // Stand-ins for the terminal's streams, with what Ink uses of them.
-const stdout = Object.assign(new EventEmitter(), {
+const output = (stream: 'stdout' | 'stderr') => Object.assign(new EventEmitter(), {
   columns: data.columns, rows: data.rows, isTTY: true,
-  write: (s: string) => { send({ type: 'write', stream: 'stdout', data: s }); return true; },
+  write: (s: string) => { send({ type: 'write', stream, data: s }); return true; },
 });
-const stderr = Object.assign(new EventEmitter(), {
-  columns: data.columns, rows: data.rows, isTTY: true,
-  write: (s: string) => { send({ type: 'write', stream: 'stderr', data: s }); return true; },
-});
+const stdout = output('stdout');
+const stderr = output('stderr');
 const pending: string[] = [];
 const stdin = Object.assign(new EventEmitter(), {
   isTTY: data.keys,

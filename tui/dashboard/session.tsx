@@ -117,7 +117,7 @@ export async function runDashboard(o: DashboardRunOptions): Promise<number> {
     return since;
   };
   const frames = { count: 0, ms: 0 };
-  let firstFrameOut: () => void = () => undefined;
+  let firstFrameOut!: () => void;
   // The engine starts once the first frame is out: its worker threads starting meanwhile would take the
   // CPU the frame needs (on a thread of its own, it is drawn while the pipeline and engine load here).
   // A dashboard that cannot draw must not hold the run: after a while it starts anyway.
