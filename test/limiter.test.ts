@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LocalRateLimiter, SlidingWindowGate, type Clock } from '../dist/engine/providers/limiter.js';
-import { parseRetryAfter } from '../dist/engine/providers/adapters.js';
+import { parseRetryAfter, retryAfterFromHeaders } from '../dist/engine/providers/adapters.js';
 
 /** Deterministic PRNG so a failing case replays. */
 function rng(seed: number): () => number {
@@ -99,6 +99,16 @@ describe('SlidingWindowGate (fake clock)', () => {
       const starts = await drive(clock, gate, arrivals);
       expect(starts).toHaveLength(300);
       expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(Math.floor(rpm / 60));
+    }
+  });
+
+  it('keeps every sliding minute to rpm below 60 RPM (a second would allow 60 a minute), and uses 99% of it', async () => {
+    for (const rpm of [2, 15, 59]) {
+      const clock = new FakeClock(rng(rpm));
+      const gate = new SlidingWindowGate({ rpm }, clock);
+      const starts = await drive(clock, gate, saturated(clock, 3 * rpm));
+      expect(maxInWindow(starts, 60_000)).toBeLessThanOrEqual(rpm);
+      expect(ratePerSecond(starts) * 60 / rpm).toBeGreaterThanOrEqual(0.99);
     }
   });
 
@@ -210,7 +220,8 @@ describe('SlidingWindowGate (fake clock)', () => {
   });
 
   it('validates its settings', () => {
-    expect(() => new SlidingWindowGate({ rpm: 0 })).toThrow(/Expected rpm to be a positive number, got 0/);
+    expect(() => new SlidingWindowGate({ rpm: 0 })).toThrow(/Expected rpm to be a number >= 1, got 0/);
+    expect(() => new SlidingWindowGate({ rpm: 0.5 })).toThrow(/Expected rpm to be a number >= 1, got 0.5/);
     expect(() => new SlidingWindowGate({ tpm: -1 })).toThrow(/Expected tpm to be a positive number, got -1/);
     expect(() => new SlidingWindowGate({ rpm: 60, marginMs: -5 })).toThrow(/Expected marginMs to be a number >= 0, got -5/);
   });
@@ -224,5 +235,14 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Mon, 23 Nov 2026 10:00:03 GMT', now)).toBe(3000);
     expect(parseRetryAfter('soon')).toBeUndefined();
     expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+
+  it('prefers retry-after-ms (Azure OpenAI sends both) and matches header names in any case', () => {
+    expect(retryAfterFromHeaders({ 'retry-after': '1', 'retry-after-ms': '17' })).toBe(17);
+    expect(retryAfterFromHeaders({ 'Retry-After-Ms': '0', 'Retry-After': '3' })).toBe(0);
+    expect(retryAfterFromHeaders({ 'retry-after': '2', 'retry-after-ms': 'soon' })).toBe(2000);
+    expect(retryAfterFromHeaders({ 'Retry-After': '2' })).toBe(2000);
+    expect(retryAfterFromHeaders({ 'retry-after-ms': '' })).toBeUndefined();
+    expect(retryAfterFromHeaders({})).toBeUndefined();
   });
 });

@@ -56,6 +56,33 @@ describe('ProviderHub over real HTTP', () => {
     expect(elapsed).toBeGreaterThanOrEqual(950);
   });
 
+  it('pauses for retry-after-ms when a 429 gives it, not for the whole seconds of retry-after', async () => {
+    let calls = 0;
+    const server: Server = createServer((req, res) => {
+      calls++;
+      req.resume();
+      req.on('end', () => {
+        if (calls === 1) {
+          res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '2', 'retry-after-ms': '150' });
+          res.end(JSON.stringify({ error: { message: 'slow down', type: 'rate_limit_error' } }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 0, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'fine' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+    const h = await hub({ openai: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1` });
+    const t0 = performance.now();
+    expect((await h.call('openai', { prompt: 'x' }, signal())).text).toBe('fine');
+    const elapsed = performance.now() - t0;
+    expect(calls).toBe(2);
+    expect(h.usage().openai!.rateLimited).toBe(1);
+    expect(elapsed).toBeGreaterThanOrEqual(145);
+    expect(elapsed).toBeLessThan(1_500); // retry-after's 2 s was not what it waited for
+  });
+
   it('falls back to the next provider when one rejects the request permanently', async () => {
     const bad = await fixedStatusServer(400);
     // openai points at a server that answers 400; anthropic has no key, so the hub answers it with the simulator.
@@ -98,6 +125,42 @@ describe('ProviderHub over real HTTP', () => {
     const h = await hub({ openai: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
     await expect(h.call('mistral', { prompt: 'x' }, signal())).rejects.toMatchObject({ code: 'PROVIDER_UNKNOWN' });
     await expect(ProviderHub.create({ openai: { fallback: 'nope' } }, { env: {} })).rejects.toThrow(/Expected providers.openai.fallback to name a declared provider/);
+  });
+});
+
+describe('simulator server-side limit', () => {
+  const post = (url: string) => fetch(`${url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }) });
+
+  it('answers an arrival over the limit with 429 and the ms until the sliding second has room', async () => {
+    const sim = await simulator({ latencyMs: 1, latencyJitter: 0, rpm: 120 }); // 2 in any second
+    expect((await post(sim.url)).status).toBe(200);
+    const b0 = performance.now();
+    expect((await post(sim.url)).status).toBe(200);
+    const b1 = performance.now();
+    await new Promise((r) => setTimeout(r, 880));
+    const c0 = performance.now();
+    const refused = await post(sim.url);
+    const c1 = performance.now();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    // The refused arrival counts too, so one more fits once the second leaves: ~1000 ms after it arrived,
+    // ~120 ms from now; not a whole second, which is all retry-after can say.
+    const ms = Number(refused.headers.get('retry-after-ms'));
+    expect(ms).toBeGreaterThanOrEqual(Math.floor(b0 + 1000 - c1));
+    expect(ms).toBeLessThanOrEqual(Math.ceil(b1 + 1000 - c0) + 1);
+    const stats = await sim.stats();
+    expect(stats.violations).toBe(1);
+    expect(stats.maxPerSecond).toBe(3);
+  });
+
+  it('counts a limit under 60 RPM over a sliding minute, not a second', async () => {
+    const sim = await simulator({ latencyMs: 1, latencyJitter: 0, rpm: 6 });
+    const statuses = [];
+    for (let i = 0; i < 7; i++) statuses.push((await post(sim.url)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 429]);
+    const last = await post(sim.url);
+    expect(Number(last.headers.get('retry-after-ms'))).toBeGreaterThan(55_000);
+    expect(last.headers.get('retry-after')).toBe(String(Math.ceil(Number(last.headers.get('retry-after-ms')) / 1000)));
   });
 });
 

@@ -1,7 +1,7 @@
 import type { RedisClient } from 'bullmq';
 import { PermanentError } from '../errors.js';
 import { Cushion } from '../providers/cushion.js';
-import { PACING_SLACK_MS, realClock, validateLimiterOptions, type LimiterOptions, type Permit, type RateLimiter } from '../providers/limiter.js';
+import { PACING_SLACK_MS, realClock, rpmWindow, validateLimiterOptions, type LimiterOptions, type Permit, type RateLimiter } from '../providers/limiter.js';
 import type { LimiterKeys } from './keys.js';
 
 // The sliding-window log of providers/limiter.ts (SlidingWindowGate), kept in Redis and decided by one
@@ -14,9 +14,12 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 `;
 
-/** Drops starts and spends older than a minute (and their tokens from `used`). */
+/**
+ * Drops spends older than a minute (and their tokens from `used`), and starts older than 61 s: at 1 RPM
+ * the window (rpmWindow's, widened by the cushion) is a little over a minute.
+ */
 const trim = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 61000)
 local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - 60000)
 if #old > 0 then
   local freed = 0
@@ -35,9 +38,10 @@ end
 // The base (ARGV marginMs + the pacing slack) stays: it is for the spread between machines' sends.
 // Late wake-ups (Cushion.noteLateness) do not widen it here: the grid absorbs them up to half a slot,
 // and a loaded host is one process's view, not something the others should pay for.
-// Sets `width`, `windowMs` (the hard rule's window) and `spacing` (the grid's step) from ARGV[1..2].
+// Sets `width`, `windowMs` (the hard rule's window) and `spacing` (the grid's step) from ARGV[1..2] and
+// `limitWindow` (the limit's window before the cushion, rpmWindow's windowMs), which each script reads.
 const widths = `
-local perSecond = tonumber(ARGV[1])
+local perWindow = tonumber(ARGV[1])
 local base = tonumber(ARGV[2]) + ${PACING_SLACK_MS}
 local refused = redis.call('HMGET', KEYS[3], 'refused', 'refusedAt')
 local width = base
@@ -45,25 +49,28 @@ if refused[1] then
   local decayed = tonumber(refused[1]) * 2 ^ (-math.max(0, now - tonumber(refused[2])) / ${Cushion.REFUSED_HALF_LIFE_MS})
   width = math.max(base, math.min(${Cushion.MAX_MS}, decayed))
 end
-local windowMs = 1000 + width - ${PACING_SLACK_MS}
+local windowMs = limitWindow + width - ${PACING_SLACK_MS}
 local spacing = 0
-if perSecond > 0 then spacing = (1000 + width) / perSecond end
+if perWindow > 0 then spacing = (limitWindow + width) / perWindow end
 `;
 
-// The two rules of SlidingWindowGate. Hard: at most perSecond starts in any window of windowMs, on send
+// The two rules of SlidingWindowGate. Hard: at most perWindow starts in any window of windowMs, on send
 // stamps. Soft: starts on a grid of absolute slots `spacing` apart, its next slot in the hash (`slot`);
 // see SlidingWindowGate.record for why the grid advances from the slot and not from the (late) start.
-// ARGV: perSecond (0: none), marginMs, tpm (0: none), tokens, permit id, ms the caller has waited so far
-const acquireScript = `${prelude}${trim}${widths}
+// ARGV: perWindow (starts per limit window; 0: none), marginMs, tpm (0: none), tokens, permit id, ms the
+// caller has waited so far, the limit window in ms
+const acquireScript = `${prelude}${trim}
+local limitWindow = tonumber(ARGV[7])
+${widths}
 local tpm = tonumber(ARGV[3])
 local tokens = tonumber(ARGV[4])
 local wait = 0
 local pause = tonumber(redis.call('HGET', KEYS[3], 'pause') or '0')
 if pause > now then wait = pause - now end
 local nextSlot = tonumber(redis.call('HGET', KEYS[3], 'slot') or '0')
-if perSecond > 0 then
+if perWindow > 0 then
   wait = math.max(wait, nextSlot - now)
-  local pivot = redis.call('ZREVRANGE', KEYS[1], perSecond - 1, perSecond - 1, 'WITHSCORES')
+  local pivot = redis.call('ZREVRANGE', KEYS[1], perWindow - 1, perWindow - 1, 'WITHSCORES')
   if pivot[2] then wait = math.max(wait, tonumber(pivot[2]) + windowMs - now) end
 end
 if tpm > 0 then
@@ -81,7 +88,7 @@ local count = redis.call('ZCARD', KEYS[1])
 if wait > 0 then return {'0', tostring(wait), count} end
 redis.call('ZADD', KEYS[1], now, ARGV[5])
 redis.call('ZADD', KEYS[2], now, ARGV[5] .. '|' .. tokens)
-if perSecond > 0 then
+if perWindow > 0 then
   -- The slot this start took had timers and round trips been exact: the grid's, or later after an idle
   -- spell (the caller queued after it) or a pause. Up to half a slot of lateness leaves the grid where it
   -- was; more moves it, its next slot at most half a slot early.
@@ -116,8 +123,10 @@ return 1
 
 // A Retry-After pauses the provider for everyone. Only a 429 pauses a provider, so it is also the signal
 // that the provider saw our sends closer than our log did: the cushion doubles, once per burst of 429s
-// (Cushion.noteRefused). ARGV: perSecond, marginMs, ms from now
-const pauseScript = `${prelude}${widths}
+// (Cushion.noteRefused). ARGV: perWindow, marginMs, ms from now, the limit window in ms
+const pauseScript = `${prelude}
+local limitWindow = tonumber(ARGV[4])
+${widths}
 local ms = tonumber(ARGV[3])
 local untilMs = now + ms
 local cur = tonumber(redis.call('HGET', KEYS[3], 'pause') or '0')
@@ -166,7 +175,8 @@ const permitPrefix = `${process.pid.toString(36)}.${Math.random().toString(36).s
  * only the head asks Redis, so waiting costs one script call per start and process rather than one per caller.
  */
 export class RedisRateLimiter implements RateLimiter {
-  private readonly perSecond: number;
+  private readonly perWindow: number;
+  private readonly limitWindowMs: number;
   private readonly marginMs: number;
   private readonly waiters: Waiter[] = [];
   private running = false;
@@ -176,7 +186,9 @@ export class RedisRateLimiter implements RateLimiter {
 
   constructor(private readonly client: RedisClient, private readonly keys: LimiterKeys, private readonly opts: LimiterOptions) {
     validateLimiterOptions(opts);
-    this.perSecond = opts.rpm === undefined ? 0 : Math.max(1, Math.floor(opts.rpm / 60));
+    const w = opts.rpm === undefined ? { perWindow: 0, windowMs: 1000 } : rpmWindow(opts.rpm);
+    this.perWindow = w.perWindow;
+    this.limitWindowMs = w.windowMs;
     // Wider than the local limiter's 2 ms: sends from several machines reach the provider with more spread.
     this.marginMs = opts.marginMs ?? 20;
     scripts(client);
@@ -225,7 +237,7 @@ export class RedisRateLimiter implements RateLimiter {
         try {
           asked = realClock.now();
           const waited = Math.max(0, asked - head.queuedAt);
-          reply = (await this.call('ptLimitAcquire', this.perSecond, this.marginMs, this.opts.tpm ?? 0, head.tokens, id, waited)) as [string, string, number];
+          reply = (await this.call('ptLimitAcquire', this.perWindow, this.marginMs, this.opts.tpm ?? 0, head.tokens, id, waited, this.limitWindowMs)) as [string, string, number];
         } catch (e) {
           if (this.waiters[0] === head) this.waiters.shift();
           this.settleWaiter(head, undefined, e);
@@ -268,7 +280,7 @@ export class RedisRateLimiter implements RateLimiter {
   /** Also widens the pacing for a while (see pauseScript): every process sees it. */
   pauseUntil(untilMs: number): void {
     const ms = Math.max(0, untilMs - realClock.now());
-    void this.call('ptLimitPause', this.perSecond, this.marginMs, ms).catch(() => undefined);
+    void this.call('ptLimitPause', this.perWindow, this.marginMs, ms, this.limitWindowMs).catch(() => undefined);
   }
 
   recentStarts(): number { return this.recent; }

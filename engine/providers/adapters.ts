@@ -82,6 +82,19 @@ export interface ClassifiedError {
   message: string;
 }
 
+/**
+ * How long a 429 (or 503) asks us to wait, in ms, from its headers. `retry-after-ms` first: Azure OpenAI
+ * sends it beside `retry-after`, and a limit counted per second frees up in a few ms where `retry-after`
+ * can only say "1" (OpenAI's own SDK reads it first too). Header names are matched case-insensitively.
+ */
+export function retryAfterFromHeaders(headers: Record<string, string | undefined>, now = Date.now()): number | undefined {
+  const lower: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(headers)) lower[k.toLowerCase()] = v;
+  const ms = lower['retry-after-ms'] === undefined || lower['retry-after-ms'].trim() === '' ? NaN : Number(lower['retry-after-ms']);
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  return parseRetryAfter(lower['retry-after'], now);
+}
+
 /** Retry-After is seconds or an HTTP date; anything else is ignored. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
@@ -96,7 +109,7 @@ export function classify(err: unknown, signal: AbortSignal): ClassifiedError {
   if (APICallError.isInstance(err)) {
     const status = err.statusCode;
     const headers = err.responseHeaders ?? {};
-    const retryAfterMs = parseRetryAfter(headers['retry-after'] ?? headers['Retry-After']);
+    const retryAfterMs = retryAfterFromHeaders(headers);
     const kind = status === 429 ? 'rate-limit' : status !== undefined && status >= 500 ? 'server' : status === 408 || status === 409 ? 'server' : status !== undefined ? 'client' : 'network';
     return { kind, status, retryAfterMs, message: err.message };
   }

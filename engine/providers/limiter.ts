@@ -22,7 +22,10 @@ export const realClock: Clock = {
 };
 
 export interface LimiterOptions {
-  /** Requests per minute; enforced as at most floor(rpm/60) starts in any sliding second. */
+  /**
+   * Requests per minute, at least 1. From 60 up, enforced as at most floor(rpm/60) starts in any sliding
+   * second; below 60, as one start per 60000/rpm ms (see rpmWindow).
+   */
   rpm?: number;
   /** Tokens per minute over a sliding minute; estimates are corrected with the real usage. */
   tpm?: number;
@@ -37,9 +40,20 @@ export interface LimiterOptions {
 
 /** Checks what the local and the Redis limiter share; throws RangeError naming the field. */
 export function validateLimiterOptions(opts: LimiterOptions): void {
-  if (opts.rpm !== undefined && !(opts.rpm > 0)) throw new RangeError(`Expected rpm to be a positive number, got ${opts.rpm} (${typeof opts.rpm})`);
+  if (opts.rpm !== undefined && !(opts.rpm >= 1)) throw new RangeError(`Expected rpm to be a number >= 1, got ${opts.rpm} (${typeof opts.rpm})`);
   if (opts.tpm !== undefined && !(opts.tpm > 0)) throw new RangeError(`Expected tpm to be a positive number, got ${opts.tpm} (${typeof opts.tpm})`);
   if (opts.marginMs !== undefined && !(opts.marginMs >= 0)) throw new RangeError(`Expected marginMs to be a number >= 0, got ${opts.marginMs} (${typeof opts.marginMs})`);
+}
+
+/**
+ * The sliding window an rpm is enforced in: at most `perWindow` starts in any `windowMs`. Providers count
+ * a per-minute limit in short windows (1,200 RPM as ~20 a second), so from 60 RPM up it is floor(rpm/60)
+ * a second. Below 60 a second holds less than one start, and one a second would be 60 a minute, over the
+ * limit (free tiers have 2-15 RPM): one start per 60000/rpm ms instead, which keeps every sliding minute
+ * to rpm starts.
+ */
+export function rpmWindow(rpm: number): { perWindow: number; windowMs: number } {
+  return rpm >= 60 ? { perWindow: Math.floor(rpm / 60), windowMs: 1000 } : { perWindow: 1, windowMs: 60_000 / rpm };
 }
 
 /** One limited call. */
@@ -87,9 +101,9 @@ export const PACING_SLACK_MS = 2;
  * Callers wait in one FIFO queue; only its head is checked and only one timer runs, however many wait.
  * Pure apart from the clock, so it is property-tested with a fake one.
  *
- * Two rules decide a start. The hard one: at most perSecond starts in any window of windowMs, on the
- * recorded (send) times. The soft one spaces starts evenly on a grid of absolute slots, spacingMs apart:
- * a burst of perSecond at once is legal by count, but its arrivals jitter at the provider, and after a
+ * Two rules decide a start. The hard one: at most perWindow starts (floor(rpm/60), see rpmWindow) in any
+ * window of windowMs (a second, widened), on the recorded (send) times. The soft one spaces starts evenly
+ * on a grid of absolute slots, spacingMs apart: a burst of perWindow at once is legal by count, but its arrivals jitter at the provider, and after a
  * Retry-After pause every waiter would go at once. The grid advances from the previous slot, not from
  * the previous start: spacing measured from each (late-firing) start loses the timer's lateness at every
  * slot, about 2% of the limit at 20/s. How much wider than 1000 ms both are: see cushion.ts.
@@ -107,19 +121,27 @@ export class SlidingWindowGate {
   /** The grid's next slot; -Infinity until the first start. */
   private nextSlot = -Infinity;
   private readonly cushion: Cushion;
-  readonly perSecond: number;
+  /** Starts allowed in one window of the limit's length (Infinity without an rpm). */
+  readonly perWindow: number;
+  /** The limit's window before the cushion: 1000 ms from 60 RPM up. */
+  private readonly limitWindowMs: number;
+  /** How long a start stays in the log: a minute (tpm, recentStarts), or the window if that is longer. */
+  private readonly horizonMs: number;
 
   constructor(private readonly opts: LimiterOptions, private readonly clock: Clock = realClock) {
     validateLimiterOptions(opts);
-    this.perSecond = opts.rpm === undefined ? Infinity : Math.max(1, Math.floor(opts.rpm / 60));
+    const w = opts.rpm === undefined ? { perWindow: Infinity, windowMs: 1000 } : rpmWindow(opts.rpm);
+    this.perWindow = w.perWindow;
+    this.limitWindowMs = w.windowMs;
+    this.horizonMs = Math.max(60_000, w.windowMs + Cushion.MAX_MS);
     this.cushion = new Cushion((opts.marginMs ?? 2) + PACING_SLACK_MS);
   }
 
-  /** The sliding window the hard rule checks, on send stamps: never under 1000 + marginMs. */
-  get windowMs(): number { return 1000 + this.cushion.ms(this.clock.now()) - PACING_SLACK_MS; }
+  /** The sliding window the hard rule checks, on send stamps: never under the limit's window + marginMs. */
+  get windowMs(): number { return this.limitWindowMs + this.cushion.ms(this.clock.now()) - PACING_SLACK_MS; }
 
   /** The pacing grid's step. */
-  get spacingMs(): number { return (1000 + this.cushion.ms(this.clock.now())) / this.perSecond; }
+  get spacingMs(): number { return (this.limitWindowMs + this.cushion.ms(this.clock.now())) / this.perWindow; }
 
   pauseUntil(untilMs: number): void { this.pausedUntil = Math.max(this.pausedUntil, untilMs); }
 
@@ -129,12 +151,12 @@ export class SlidingWindowGate {
   /** How long to wait before a start with `tokens` may happen now; 0 means now. */
   delayFor(tokens: number): number {
     const now = this.clock.now();
-    while (this.starts.length > 0 && this.starts[0]!.at <= now - 60_000) this.starts.shift();
+    while (this.starts.length > 0 && this.starts[0]!.at <= now - this.horizonMs) this.starts.shift();
     while (this.spends.length > 0 && this.spends[0]!.start.at <= now - 60_000) this.used -= this.spends.shift()!.tokens;
     let wait = Math.max(0, this.pausedUntil - now, this.nextSlot - now);
-    if (this.starts.length >= this.perSecond) {
-      // The start perSecond places back must have left the (widened) window.
-      wait = Math.max(wait, this.kthLatest(this.perSecond) + this.windowMs - now);
+    if (this.starts.length >= this.perWindow) {
+      // The start perWindow places back must have left the (widened) window.
+      wait = Math.max(wait, this.kthLatest(this.perWindow) + this.windowMs - now);
     }
     if (this.opts.tpm !== undefined && this.used + tokens > this.opts.tpm) {
       let freed = 0;

@@ -10,9 +10,15 @@ export interface SimulatorOptions {
   errorRate?: number;
   /** Share of requests answered 429 with Retry-After, regardless of rate. @default 0 */
   rateLimitRate?: number;
-  /** Retry-After sent with 429s, in seconds. @default 1 */
+  /**
+   * Retry-After of the 429s that `rateLimitRate` sends, in seconds (also sent as `retry-after-ms`). A 429
+   * for going over `rpm` says instead when the sliding second has room again, to the ms. @default 1
+   */
   retryAfterSeconds?: number;
-  /** Server-side limit: more than rpm/60 arrivals in any sliding second is a violation, answered 429. @default none */
+  /**
+   * Server-side limit: more than rpm/60 arrivals in any sliding second is a violation, answered 429
+   * (below 60 RPM, more than rpm in any sliding minute). @default none
+   */
   rpm?: number;
   /** Deterministic randomness for tests. @default 1 */
   seed?: number;
@@ -30,6 +36,11 @@ export interface SimulatorStats {
   tokens: { input: number; output: number };
   /** Arrival times (ms, performance.timeOrigin-based) of the last 10,000 requests, for window checks. */
   arrivals: number[];
+}
+
+/** Both forms, as Azure OpenAI sends them: whole seconds (rounded up) for any client, ms for those that read it. */
+function retryAfter(ms: number): Record<string, string> {
+  return { 'retry-after': String(Math.ceil(ms / 1000)), 'retry-after-ms': String(ms) };
 }
 
 /** ~4 characters a token: the usual rule of thumb, good enough for limits and for tests. */
@@ -54,7 +65,11 @@ export async function warmUpSimulator(url: string, parallel = 6, rounds = 3): Pr
 export class ProviderSimulator {
   private server: Server | undefined;
   private readonly opts: Required<Omit<SimulatorOptions, 'rpm'>> & { rpm: number | undefined };
-  private readonly arrivals: number[] = [];
+  /** Arrivals in the last second, for maxPerSecond. */
+  private readonly lastSecond: number[] = [];
+  /** Arrivals in the enforced window: the last second, or the last minute below 60 RPM. */
+  private readonly inWindow: number[] = [];
+  private readonly limit: { count: number; windowMs: number } | undefined;
   private rng: number;
   readonly stats: SimulatorStats = { requests: 0, completions: 0, errors: 0, rateLimited: 0, violations: 0, maxPerSecond: 0, tokens: { input: 0, output: 0 }, arrivals: [] };
 
@@ -69,6 +84,8 @@ export class ProviderSimulator {
       rpm: options.rpm,
     };
     this.rng = this.opts.seed;
+    const rpm = options.rpm;
+    this.limit = rpm === undefined ? undefined : rpm >= 60 ? { count: rpm / 60, windowMs: 1000 } : { count: rpm, windowMs: 60_000 };
   }
 
   private random(): number {
@@ -86,14 +103,26 @@ export class ProviderSimulator {
     return latencyMs * Math.exp(latencyJitter * n);
   }
 
-  /** Records an arrival; returns true when it is over the server-side per-second limit. */
-  private arrive(now: number): boolean {
-    this.arrivals.push(now);
+  /**
+   * Records an arrival. Over the server-side limit, returns how many ms until one more arrival would be
+   * within it; else undefined. Refused arrivals count too (as OpenAI says of its own limits: resending at
+   * once does not work).
+   */
+  private arrive(now: number): number | undefined {
     this.stats.arrivals.push(now);
     if (this.stats.arrivals.length > 10_000) this.stats.arrivals.shift();
-    while (this.arrivals.length > 0 && this.arrivals[0]! <= now - 1000) this.arrivals.shift();
-    this.stats.maxPerSecond = Math.max(this.stats.maxPerSecond, this.arrivals.length);
-    return this.opts.rpm !== undefined && this.arrivals.length > this.opts.rpm / 60;
+    this.lastSecond.push(now);
+    while (this.lastSecond[0]! <= now - 1000) this.lastSecond.shift();
+    this.stats.maxPerSecond = Math.max(this.stats.maxPerSecond, this.lastSecond.length);
+    if (!this.limit) return undefined;
+    const { count, windowMs } = this.limit;
+    const w = this.inWindow;
+    w.push(now);
+    while (w[0]! <= now - windowMs) w.shift();
+    if (w.length <= count) return undefined;
+    // A new arrival fits once at most floor(count) - 1 of these are left in the window: when the one at
+    // this index, and all before it, have left.
+    return Math.max(1, Math.ceil(w[w.length - Math.floor(count)]! + windowMs - now));
   }
 
   get url(): string {
@@ -128,7 +157,7 @@ export class ProviderSimulator {
     if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) return this.json(res, 404, { error: { message: `No route ${req.method} ${req.url}`, type: 'invalid_request_error' } });
     const warmup = req.headers['x-simulator-warmup'] === '1';
     if (!warmup) this.stats.requests++;
-    const over = warmup ? false : this.arrive(now);
+    const overForMs = warmup ? undefined : this.arrive(now);
     let body: { model?: string; messages?: { role: string; content: unknown }[]; max_tokens?: number; max_completion_tokens?: number };
     try {
       const chunks: Buffer[] = [];
@@ -137,15 +166,15 @@ export class ProviderSimulator {
     } catch {
       return this.json(res, 400, { error: { message: 'Invalid JSON body', type: 'invalid_request_error' } });
     }
-    if (over) {
+    if (overForMs !== undefined) {
       this.stats.violations++;
       this.stats.rateLimited++;
-      return this.json(res, 429, { error: { message: 'Rate limit exceeded (simulated server-side limit)', type: 'rate_limit_error' } }, { 'retry-after': String(this.opts.retryAfterSeconds) });
+      return this.json(res, 429, { error: { message: 'Rate limit exceeded (simulated server-side limit)', type: 'rate_limit_error' } }, retryAfter(overForMs));
     }
     const roll = this.random();
     if (roll < this.opts.rateLimitRate) {
       this.stats.rateLimited++;
-      return this.json(res, 429, { error: { message: 'Rate limit reached (simulated)', type: 'rate_limit_error' } }, { 'retry-after': String(this.opts.retryAfterSeconds) });
+      return this.json(res, 429, { error: { message: 'Rate limit reached (simulated)', type: 'rate_limit_error' } }, retryAfter(this.opts.retryAfterSeconds * 1000));
     }
     if (roll < this.opts.rateLimitRate + this.opts.errorRate) {
       this.stats.errors++;

@@ -89,6 +89,17 @@ describe('RedisRateLimiter pacing', () => {
     expect(offGrid.filter((d) => d > -3 && d < 6).length).toBeGreaterThanOrEqual(0.75 * n);
   });
 
+  it('below 60 RPM, starts are 60000/rpm ms apart (one a second would be 60 a minute)', async () => {
+    const c = await client();
+    const keys = limiterKeys();
+    const limiter = new RedisRateLimiter(c, keys, { rpm: 40 }); // one per 1.5 s, widened by the 22 ms cushion
+    await Promise.all(Array.from({ length: 3 }, () => limiter.acquire(1)));
+    await limiter.stop();
+    const t = await starts(c, keys);
+    expect(t).toHaveLength(3);
+    for (const gap of gaps(t)) expect(gap).toBeGreaterThanOrEqual(1500 + 20);
+  });
+
   it('a stalled host makes single starts late, not the grid: the lateness is not carried on', async () => {
     // Right after these grants the loop is blocked for 130 ms: the next start's reply is read 130 ms late,
     // its slot 102 ms after the grant already passed. A late start also holds back (by the hard rule) the
