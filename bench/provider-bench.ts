@@ -16,6 +16,11 @@ export interface LimiterResult {
   maxAtWire: number;
   rateLimited: number;
   seconds: number;
+  /**
+   * How long after our socket write the server counted each arrival (p99 and max, ms). The target leaves
+   * 5 ms a second for all of it: more, and a request counted late meets one counted on time.
+   */
+  countDelay: { p99: number; max: number };
 }
 
 function maxInWindow(times: number[], windowMs: number): number {
@@ -40,12 +45,12 @@ async function paced(jobs: number, perSecond: number, latencyMs: number, acquire
   await warmUpSimulator(sim.url);
   const body = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'pace me' }], max_tokens: 8 });
   const t0 = performance.now();
-  const wire: number[] = [];
+  const wire: number[] = []; // performance.timeOrigin-based, as the server's arrival stamps
   await Promise.all(Array.from({ length: jobs }, async () => {
     const sent = await acquire();
     sent();
     // As the engine's adapters do: the start is stamped again when the request reaches the socket.
-    const res = await onRequestWritten(() => { wire.push(performance.now()); sent(); }, () => fetch(`${sim.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }));
+    const res = await onRequestWritten(() => { wire.push(performance.timeOrigin + performance.now()); sent(); }, () => fetch(`${sim.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }));
     await res.arrayBuffer();
   }));
   const seconds = (performance.now() - t0) / 1000;
@@ -54,7 +59,11 @@ async function paced(jobs: number, perSecond: number, latencyMs: number, acquire
   const a = [...stats.arrivals].sort((x, y) => x - y);
   // Starts per second between the first and the last arrival (the first second's ramp included).
   const steady = (a.length - 1) / ((a.at(-1)! - a[0]!) / 1000);
-  return { achievedPct: (100 * steady) / perSecond, maxPerSecond: maxInWindow(a, 1000), maxAtWire: maxInWindow(wire, 1000), rateLimited: stats.rateLimited, seconds };
+  // Writes and arrivals pair up in order: requests ~50 ms apart do not overtake each other on loopback.
+  const w = [...wire].sort((x, y) => x - y);
+  const delays = a.length === w.length ? a.map((x, i) => x - w[i]!).sort((x, y) => x - y) : [NaN];
+  const countDelay = { p99: delays[Math.floor(0.99 * (delays.length - 1))]!, max: delays.at(-1)! };
+  return { achievedPct: (100 * steady) / perSecond, maxPerSecond: maxInWindow(a, 1000), maxAtWire: maxInWindow(wire, 1000), rateLimited: stats.rateLimited, seconds, countDelay };
 }
 
 /** Ours alone (the first row of limiterComparison), for quick before/after runs. */
