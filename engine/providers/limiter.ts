@@ -103,8 +103,8 @@ export const PACING_SLACK_MS = 2;
  *
  * Two rules decide a start. The hard one: at most perWindow starts (floor(rpm/60), see rpmWindow) in any
  * window of windowMs (a second, widened), on the recorded (send) times. The soft one spaces starts evenly
- * on a grid of absolute slots, spacingMs apart: a burst of perWindow at once is legal by count, but its arrivals jitter at the provider, and after a
- * Retry-After pause every waiter would go at once. The grid advances from the previous slot, not from
+ * on a grid of absolute slots, spacingMs apart: a burst of perWindow at once is legal by count, but its
+ * arrivals jitter at the provider, and after a Retry-After pause every waiter would go at once. The grid advances from the previous slot, not from
  * the previous start: spacing measured from each (late-firing) start loses the timer's lateness at every
  * slot, about 2% of the limit at 20/s. How much wider than 1000 ms both are: see cushion.ts.
  */

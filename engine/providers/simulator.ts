@@ -12,7 +12,7 @@ export interface SimulatorOptions {
   rateLimitRate?: number;
   /**
    * Retry-After of the 429s that `rateLimitRate` sends, in seconds (also sent as `retry-after-ms`). A 429
-   * for going over `rpm` says instead when the sliding second has room again, to the ms. @default 1
+   * for going over `rpm` says instead when its window has room again, to the ms. @default 1
    */
   retryAfterSeconds?: number;
   /**
