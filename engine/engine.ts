@@ -639,7 +639,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       throughput: { itemsPerSecond: durationMs > 0 ? Math.round(((this.stats_.doneThisRun + this.stats_.failedThisRun) * 1e5) / durationMs) / 100 : 0 },
       errors: { byCategory: { ...this.stats_.byCategory }, byCode: { ...this.stats_.byCode } },
       providers: this.hub?.usage() ?? {},
-      ...(sim ? { simulator: { requests: sim.requests, violations: sim.violations, maxPerSecond: sim.maxPerSecond, rateLimited: sim.rateLimited } } : {}),
+      ...(sim ? { simulator: { requests: sim.requests, violations: sim.violations, maxPerSecond: sim.maxPerSecond, rateLimited: sim.rateLimited, providers: { ...sim.byProvider } } } : {}),
       workers: { initial: this.initialWorkers, final: this.pools[0]?.targetSize ?? 0, max: Math.max(...this.pools.map((p) => p.maxSize)), crashes: this.stats().workers.crashes, timeouts: this.stats().workers.timeouts, replacements: this.stats().workers.replacements },
       output: this.opts.out,
       stateDir: store.paths.dir,

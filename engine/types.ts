@@ -246,7 +246,11 @@ export interface RunSummary {
   errors: { byCategory: Record<string, number>; byCode: Record<string, number> };
   providers: Record<string, ProviderUsage>;
   /** What the simulator's server saw, when providers were simulated: proof the limits held. */
-  simulator?: { requests: number; violations: number; maxPerSecond: number; rateLimited: number };
+  simulator?: {
+    requests: number; violations: number; maxPerSecond: number; rateLimited: number;
+    /** Each simulated provider's own count at the server: compare maxPerSecond with its rpm/60. */
+    providers: Record<string, { requests: number; violations: number; maxPerSecond: number }>;
+  };
   workers: { initial: number; final: number; max: number; crashes: number; timeouts: number; replacements: number };
   output: string;
   stateDir: string;

@@ -83,6 +83,21 @@ describe('ProviderHub over real HTTP', () => {
     expect(elapsed).toBeLessThan(1_500); // retry-after's 2 s was not what it waited for
   });
 
+  it('simulates each provider on its own path, counted at the server on its own', async () => {
+    // No limits on our side, so the server's own count is what is seen: 3 at once to each provider, whose
+    // simulated limit is 2 a second each. Counted together, 4 of the 6 would have been refused.
+    const h = await hub({ openai: { rpm: 600 }, anthropic: { rpm: 600 } }, {}, { simulate: true, simulator: { latencyMs: 5, latencyJitter: 0, rpm: 120 }, limiterFactory: () => new LocalRateLimiter({}) });
+    const texts = await Promise.all([
+      ...Array.from({ length: 3 }, (_, i) => h.call('openai', { prompt: `o${i}` }, signal())),
+      ...Array.from({ length: 3 }, (_, i) => h.call('anthropic', { prompt: `a${i}` }, signal())),
+    ]);
+    expect(texts.map((t) => t.text)).toEqual(['o0', 'o1', 'o2', 'a0', 'a1', 'a2'].map((p) => `[simulated] ${p}`));
+    const stats = (await h.simulatorStats())!;
+    expect(stats.byProvider.openai).toMatchObject({ requests: 4, violations: 1 });
+    expect(stats.byProvider.anthropic).toMatchObject({ requests: 4, violations: 1 });
+    expect(h.usage().openai!.rateLimited + h.usage().anthropic!.rateLimited).toBe(2);
+  });
+
   it('falls back to the next provider when one rejects the request permanently', async () => {
     const bad = await fixedStatusServer(400);
     // openai points at a server that answers 400; anthropic has no key, so the hub answers it with the simulator.
@@ -151,6 +166,25 @@ describe('simulator server-side limit', () => {
     const stats = await sim.stats();
     expect(stats.violations).toBe(1);
     expect(stats.maxPerSecond).toBe(3);
+  });
+
+  it('counts each provider on its own path against its own limit', async () => {
+    const sim = await simulator({ latencyMs: 1, latencyJitter: 0, rpm: 60, providers: { openai: { rpm: 180 }, google: {} } });
+    const call = (provider: string) => fetch(`${sim.urlFor(provider)}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }) }).then((r) => r.status);
+    const openai = [await call('openai'), await call('openai'), await call('openai'), await call('openai')];
+    const google = [await call('google'), await call('google')]; // no rpm of its own: the shared 60
+    const other = [await call('mistral'), await call('mistral')]; // undeclared: on its own, at the shared 60
+    expect(openai).toEqual([200, 200, 200, 429]);
+    expect(google).toEqual([200, 429]);
+    expect(other).toEqual([200, 429]);
+    const stats = await sim.stats();
+    expect(stats.byProvider).toEqual({
+      openai: { requests: 4, violations: 1, maxPerSecond: 4 },
+      google: { requests: 2, violations: 1, maxPerSecond: 2 },
+      mistral: { requests: 2, violations: 1, maxPerSecond: 2 },
+    });
+    expect(stats.violations).toBe(3);
+    expect(stats.maxPerSecond).toBe(4);
   });
 
   it('counts a limit under 60 RPM over a sliding minute, not a second', async () => {

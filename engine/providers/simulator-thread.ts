@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { SimulatorOptions, SimulatorStats } from './simulator.js';
+import { simulatorURLFor, type SimulatorOptions, type SimulatorStats } from './simulator.js';
 
 /** A ProviderSimulator running in a worker thread of its own; see simulator-worker.ts for why. */
 export class SimulatorThread {
@@ -24,6 +24,9 @@ export class SimulatorThread {
     worker.unref();
     return new SimulatorThread(worker, url);
   }
+
+  /** A provider's own path, counted on its own (see SimulatorOptions.providers). */
+  urlFor(provider: string): string { return simulatorURLFor(this.url, provider); }
 
   stats(): Promise<SimulatorStats> {
     const id = this.nextId++;

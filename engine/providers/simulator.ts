@@ -20,6 +20,13 @@ export interface SimulatorOptions {
    * (below 60 RPM, more than rpm in any sliding minute). @default none
    */
   rpm?: number;
+  /**
+   * Providers answered under their own path, `/<name>/v1` (`urlFor(name)`), each counted against its
+   * own server-side limit as a real provider would count it (`rpm` as above; without one, the `rpm`
+   * above). `--simulate` declares every simulated provider here, so each is counted on its own.
+   * @default none
+   */
+  providers?: Record<string, { rpm?: number }>;
   /** Deterministic randomness for tests. @default 1 */
   seed?: number;
 }
@@ -31,11 +38,58 @@ export interface SimulatorStats {
   rateLimited: number;
   /** Arrivals over the server-side limit (a well-behaved client causes none). */
   violations: number;
-  /** Most arrivals seen in any sliding 1-second window. */
+  /** Most arrivals seen in any sliding 1-second window, of one provider (each counts its own). */
   maxPerSecond: number;
   tokens: { input: number; output: number };
   /** Arrival times (ms, performance.timeOrigin-based) of the last 10,000 requests, for window checks. */
   arrivals: number[];
+  /** The same counts for each provider answered under its own path. */
+  byProvider: Record<string, ProviderCounts>;
+}
+
+export interface ProviderCounts {
+  requests: number;
+  violations: number;
+  maxPerSecond: number;
+}
+
+/** One provider's server-side count: its arrivals in the last second and in its limit's window. */
+class ArrivalCounter {
+  readonly counts: ProviderCounts = { requests: 0, violations: 0, maxPerSecond: 0 };
+  private readonly lastSecond: number[] = [];
+  private readonly inWindow: number[] = [];
+  private readonly limit: { count: number; windowMs: number } | undefined;
+
+  constructor(rpm: number | undefined) {
+    this.limit = rpm === undefined ? undefined : rpm >= 60 ? { count: rpm / 60, windowMs: 1000 } : { count: rpm, windowMs: 60_000 };
+  }
+
+  /**
+   * Records an arrival. Over the limit, returns how many ms until one more arrival would be within it;
+   * else undefined. Refused arrivals count too (as OpenAI says of its own limits: resending at once does
+   * not work).
+   */
+  arrive(now: number): number | undefined {
+    this.counts.requests++;
+    this.lastSecond.push(now);
+    while (this.lastSecond[0]! <= now - 1000) this.lastSecond.shift();
+    this.counts.maxPerSecond = Math.max(this.counts.maxPerSecond, this.lastSecond.length);
+    if (!this.limit) return undefined;
+    const { count, windowMs } = this.limit;
+    const w = this.inWindow;
+    w.push(now);
+    while (w[0]! <= now - windowMs) w.shift();
+    if (w.length <= count) return undefined;
+    this.counts.violations++;
+    // A new arrival fits once at most floor(count) - 1 of these are left in the window: when the one at
+    // this index, and all before it, have left.
+    return Math.max(1, Math.ceil(w[w.length - Math.floor(count)]! + windowMs - now));
+  }
+}
+
+/** A provider's own path on a simulator at `url` (which ends in /v1). */
+export function simulatorURLFor(url: string, provider: string): string {
+  return `${url.replace(/\/v1$/, '')}/${encodeURIComponent(provider)}/v1`;
 }
 
 /** Both forms, as Azure OpenAI sends them: whole seconds (rounded up) for any client, ms for those that read it. */
@@ -64,14 +118,12 @@ export async function warmUpSimulator(url: string, parallel = 6, rounds = 3): Pr
  */
 export class ProviderSimulator {
   private server: Server | undefined;
-  private readonly opts: Required<Omit<SimulatorOptions, 'rpm'>> & { rpm: number | undefined };
-  /** Arrivals in the last second, for maxPerSecond. */
-  private readonly lastSecond: number[] = [];
-  /** Arrivals in the enforced window: the last second, or the last minute below 60 RPM. */
-  private readonly inWindow: number[] = [];
-  private readonly limit: { count: number; windowMs: number } | undefined;
+  private readonly opts: Required<Omit<SimulatorOptions, 'rpm' | 'providers'>> & { rpm: number | undefined };
+  /** Requests under /v1, against `rpm`. */
+  private readonly shared: ArrivalCounter;
+  private readonly providers = new Map<string, ArrivalCounter>();
   private rng: number;
-  readonly stats: SimulatorStats = { requests: 0, completions: 0, errors: 0, rateLimited: 0, violations: 0, maxPerSecond: 0, tokens: { input: 0, output: 0 }, arrivals: [] };
+  readonly stats: SimulatorStats = { requests: 0, completions: 0, errors: 0, rateLimited: 0, violations: 0, maxPerSecond: 0, tokens: { input: 0, output: 0 }, arrivals: [], byProvider: Object.create(null) as Record<string, ProviderCounts> };
 
   constructor(options: SimulatorOptions = {}) {
     this.opts = {
@@ -84,8 +136,12 @@ export class ProviderSimulator {
       rpm: options.rpm,
     };
     this.rng = this.opts.seed;
-    const rpm = options.rpm;
-    this.limit = rpm === undefined ? undefined : rpm >= 60 ? { count: rpm / 60, windowMs: 1000 } : { count: rpm, windowMs: 60_000 };
+    this.shared = new ArrivalCounter(options.rpm);
+    for (const [name, p] of Object.entries(options.providers ?? {})) {
+      const counter = new ArrivalCounter(p.rpm ?? options.rpm);
+      this.providers.set(name, counter);
+      this.stats.byProvider[name] = counter.counts;
+    }
   }
 
   private random(): number {
@@ -103,27 +159,35 @@ export class ProviderSimulator {
     return latencyMs * Math.exp(latencyJitter * n);
   }
 
-  /**
-   * Records an arrival. Over the server-side limit, returns how many ms until one more arrival would be
-   * within it; else undefined. Refused arrivals count too (as OpenAI says of its own limits: resending at
-   * once does not work).
-   */
-  private arrive(now: number): number | undefined {
+  /** Records an arrival at the counter of its path; returns what ArrivalCounter.arrive does. */
+  private arrive(now: number, counter: ArrivalCounter): number | undefined {
     this.stats.arrivals.push(now);
     if (this.stats.arrivals.length > 10_000) this.stats.arrivals.shift();
-    this.lastSecond.push(now);
-    while (this.lastSecond[0]! <= now - 1000) this.lastSecond.shift();
-    this.stats.maxPerSecond = Math.max(this.stats.maxPerSecond, this.lastSecond.length);
-    if (!this.limit) return undefined;
-    const { count, windowMs } = this.limit;
-    const w = this.inWindow;
-    w.push(now);
-    while (w[0]! <= now - windowMs) w.shift();
-    if (w.length <= count) return undefined;
-    // A new arrival fits once at most floor(count) - 1 of these are left in the window: when the one at
-    // this index, and all before it, have left.
-    return Math.max(1, Math.ceil(w[w.length - Math.floor(count)]! + windowMs - now));
+    const over = counter.arrive(now);
+    this.stats.maxPerSecond = Math.max(this.stats.maxPerSecond, counter.counts.maxPerSecond);
+    if (over !== undefined) this.stats.violations++;
+    return over;
   }
+
+  /** The counter of a chat-completions path: a declared provider's own, or the shared one. */
+  private counterFor(pathname: string): ArrivalCounter | undefined {
+    if (!pathname.endsWith('/chat/completions')) return undefined;
+    const named = /^\/([^/]+)\/v1\/chat\/completions$/.exec(pathname);
+    if (!named) return this.shared;
+    let name: string;
+    try { name = decodeURIComponent(named[1]!); } catch { return undefined; }
+    let counter = this.providers.get(name);
+    if (!counter) {
+      // Not declared: counted on its own all the same, against the shared `rpm`.
+      counter = new ArrivalCounter(this.opts.rpm);
+      this.providers.set(name, counter);
+      this.stats.byProvider[name] = counter.counts;
+    }
+    return counter;
+  }
+
+  /** A provider's own path, counted on its own: against its limit in `providers`, else `rpm`. */
+  urlFor(provider: string): string { return simulatorURLFor(this.url, provider); }
 
   get url(): string {
     const a = this.server?.address() as AddressInfo | null | undefined;
@@ -154,10 +218,11 @@ export class ProviderSimulator {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const now = performance.timeOrigin + performance.now();
     if (req.method === 'GET' && req.url === '/stats') return this.json(res, 200, this.stats);
-    if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) return this.json(res, 404, { error: { message: `No route ${req.method} ${req.url}`, type: 'invalid_request_error' } });
+    const counter = req.method === 'POST' ? this.counterFor((req.url ?? '').split('?')[0]!) : undefined;
+    if (!counter) return this.json(res, 404, { error: { message: `No route ${req.method} ${req.url}`, type: 'invalid_request_error' } });
     const warmup = req.headers['x-simulator-warmup'] === '1';
     if (!warmup) this.stats.requests++;
-    const overForMs = warmup ? undefined : this.arrive(now);
+    const overForMs = warmup ? undefined : this.arrive(now, counter);
     let body: { model?: string; messages?: { role: string; content: unknown }[]; max_tokens?: number; max_completion_tokens?: number };
     try {
       const chunks: Buffer[] = [];
@@ -167,7 +232,6 @@ export class ProviderSimulator {
       return this.json(res, 400, { error: { message: 'Invalid JSON body', type: 'invalid_request_error' } });
     }
     if (overForMs !== undefined) {
-      this.stats.violations++;
       this.stats.rateLimited++;
       return this.json(res, 429, { error: { message: 'Rate limit exceeded (simulated server-side limit)', type: 'rate_limit_error' } }, retryAfter(overForMs));
     }
