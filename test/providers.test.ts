@@ -199,7 +199,16 @@ describe('simulator server-side limit', () => {
 });
 
 describe('send stamps', () => {
-  it('reports when a fetch request reaches the socket, for the wrapped call only', async () => {
+  it('reports when a fetch request has been written to the socket (never before), for the wrapped call only', async () => {
+    // When fetch's socket is written to, the request line first: the stamp must not come before the last such write.
+    const { Socket } = await import('node:net');
+    const write = Socket.prototype.write;
+    const writes: { at: number; data: string }[] = [];
+    Socket.prototype.write = function (this: InstanceType<typeof Socket>, ...args: Parameters<typeof write>) {
+      writes.push({ at: performance.now(), data: String(args[0]).slice(0, 20) });
+      return write.apply(this, args);
+    } as typeof write;
+    cleanup.push(async () => { Socket.prototype.write = write; });
     const arrivals: number[] = [];
     const server: Server = createServer((req, res) => { arrivals.push(performance.now()); req.resume(); req.on('end', () => res.end('{}')); });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -217,7 +226,11 @@ describe('send stamps', () => {
     expect(arrivals).toHaveLength(4);
     expect(wired).toHaveLength(2);
     expect(wired[0]!).toBeGreaterThanOrEqual(called);
-    expect(wired[0]!).toBeLessThanOrEqual(arrivals[0]!);
+    // The first request's head and body were both written before its stamp.
+    const firstHead = writes.findIndex((w) => w.data.startsWith('POST / HTTP/1.1'));
+    expect(firstHead).toBeGreaterThanOrEqual(0);
+    expect(writes[firstHead]!.at).toBeLessThanOrEqual(wired[0]!);
+    expect(writes[firstHead + 1]!.at).toBeLessThanOrEqual(wired[0]!);
   });
 
   it('the hub stamps each start again when its request is written, so the record is never earlier than the send', async () => {
