@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LocalRateLimiter, SlidingWindowGate, type Clock } from '../dist/engine/providers/limiter.js';
 import { parseRetryAfter, retryAfterFromHeaders } from '../dist/engine/providers/adapters.js';
+import { maxInWindow } from './timing/limits-measure.js';
 
 /** Deterministic PRNG so a failing case replays. */
 function rng(seed: number): () => number {
@@ -42,16 +43,6 @@ class FakeClock implements Clock {
     void done.finally(() => { settled = true; }).catch(() => undefined);
     while (!settled) if (!(await this.step())) await new Promise((r) => setImmediate(r));
   }
-}
-
-function maxInWindow(times: number[], windowMs: number): number {
-  const t = [...times].sort((a, b) => a - b);
-  let max = 0;
-  for (let hi = 0, lo = 0; hi < t.length; hi++) {
-    while (t[hi]! - t[lo]! >= windowMs) lo++;
-    max = Math.max(max, hi - lo + 1);
-  }
-  return max;
 }
 
 /**
