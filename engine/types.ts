@@ -245,7 +245,7 @@ export interface RunSummary {
   throughput: { itemsPerSecond: number };
   errors: { byCategory: Record<string, number>; byCode: Record<string, number> };
   providers: Record<string, ProviderUsage>;
-  /** What the simulator's server saw, when providers were simulated: proof the limits held. */
+  /** What the simulator's server saw, when providers were simulated (violations: only where it was given an rpm). */
   simulator?: {
     requests: number; violations: number; maxPerSecond: number; rateLimited: number;
     /** Each simulated provider's own count at the server: compare maxPerSecond with its rpm/60. */

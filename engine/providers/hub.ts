@@ -56,14 +56,14 @@ export class ProviderHub {
     // Node loads its fetch implementation on first use (tens of ms); paid here, it would otherwise
     // delay the first request after its limiter permit and blur the spacing the limiter made.
     await fetch('data:,').then((r) => r.arrayBuffer()).catch(() => undefined);
-    const simulated: Record<string, { rpm?: number }> = {};
+    const simulated = new Set<string>();
     for (const [name, config] of Object.entries(providers)) {
       if (config.fallback !== undefined && !(config.fallback in providers)) {
         throw new RangeError(`Expected providers.${name}.fallback to name a declared provider (${Object.keys(providers).join(', ')}), got "${config.fallback}"`);
       }
       if (hub.opts.simulate || (!hasCredentials(resolveEndpoint(name, config, hub.opts.env)) && hub.opts.simulateMissing)) {
         if (!hub.opts.simulate) hub.opts.warn?.(`No ${envVarsFor(name).keyVars.join(' or ')} set: provider "${name}" is answered by the local simulator (SIMULATED)`);
-        simulated[name] = {};
+        simulated.add(name);
       }
     }
     // One simulator answers every simulated provider, each on its own path and counted on its own, as each
@@ -71,9 +71,9 @@ export class ProviderHub {
     // a machine busy with the pipeline itself (2 cores, 8 workers), the server stamps arrivals tens of ms
     // late and would refuse calls that left exactly within the limit (measured on the tweets sample: 3 of
     // 603). Each provider's maxPerSecond in the summary shows how its calls were paced.
-    const sim = Object.keys(simulated).length > 0 ? await hub.startSimulator(simulated) : undefined;
+    const sim = simulated.size > 0 ? await hub.startSimulator(simulated) : undefined;
     for (const [name, config] of Object.entries(providers)) {
-      const endpoint = sim && name in simulated ? resolveEndpoint(name, config, hub.opts.env, sim.urlFor(name)) : resolveEndpoint(name, config, hub.opts.env);
+      const endpoint = sim && simulated.has(name) ? resolveEndpoint(name, config, hub.opts.env, sim.urlFor(name)) : resolveEndpoint(name, config, hub.opts.env);
       const limits: LimiterOptions = { ...(config.rpm ? { rpm: config.rpm } : {}), ...(config.tpm ? { tpm: config.tpm } : {}) };
       hub.states.set(name, {
         name, config, endpoint,
@@ -85,10 +85,11 @@ export class ProviderHub {
     return hub;
   }
 
-  /** Options given for a provider (`simulator.providers`) win. */
-  private async startSimulator(declared: Record<string, { rpm?: number }>): Promise<SimulatorThread> {
+  /** Each of `names` on its own path; options given for one (`simulator.providers`) win. */
+  private async startSimulator(names: Set<string>): Promise<SimulatorThread> {
     const given = this.opts.simulator ?? {};
-    this.simulator = await SimulatorThread.start({ ...given, providers: { ...declared, ...given.providers } });
+    const providers: Record<string, { rpm?: number }> = Object.fromEntries([...names].map((n) => [n, {}]));
+    this.simulator = await SimulatorThread.start({ ...given, providers: { ...providers, ...given.providers } });
     await warmUpSimulator(this.simulator.url);
     return this.simulator;
   }
