@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LocalRateLimiter, SlidingWindowGate, type Clock } from '../dist/engine/providers/limiter.js';
-import { parseRetryAfter, retryAfterFromHeaders } from '../dist/engine/providers/adapters.js';
+import { parseRetryAfter, retryAfterFromHeaders, retryDelayFromBody } from '../dist/engine/providers/adapters.js';
 import { maxInWindow } from './timing/limits-measure.js';
 
 /** Deterministic PRNG so a failing case replays. */
@@ -235,5 +235,17 @@ describe('parseRetryAfter', () => {
     expect(retryAfterFromHeaders({ 'Retry-After': '2' })).toBe(2000);
     expect(retryAfterFromHeaders({ 'retry-after-ms': '' })).toBeUndefined();
     expect(retryAfterFromHeaders({})).toBeUndefined();
+  });
+
+  it("reads Gemini's RetryInfo from a 429's body (it sends no Retry-After)", () => {
+    const body = (delay: unknown) => JSON.stringify({ error: { code: 429, status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [] }, { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: delay }] } });
+    expect(retryDelayFromBody(body('37s'))).toBe(37_000);
+    expect(retryDelayFromBody(body('1.5s'))).toBe(1_500);
+    expect(retryDelayFromBody(`[${body('2s')}]`)).toBe(2_000);
+    expect(retryDelayFromBody(body('soon'))).toBeUndefined();
+    expect(retryDelayFromBody(body(37))).toBeUndefined();
+    expect(retryDelayFromBody('{"error":{"message":"RetryInfo, but not JSON details"}}')).toBeUndefined();
+    expect(retryDelayFromBody('RetryInfo <html>')).toBeUndefined();
+    expect(retryDelayFromBody(undefined)).toBeUndefined();
   });
 });

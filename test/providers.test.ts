@@ -83,6 +83,29 @@ describe('ProviderHub over real HTTP', () => {
     expect(elapsed).toBeLessThan(1_500); // retry-after's 2 s was not what it waited for
   });
 
+  it("waits out a Gemini 429's RetryInfo delay (in its body), then the call succeeds", async () => {
+    let calls = 0;
+    const server: Server = createServer((req, res) => {
+      calls++;
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(calls === 1 ? 429 : 200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(calls === 1
+          ? { error: { code: 429, message: 'Resource has been exhausted', status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1.2s' }] } }
+          : { candidates: [{ content: { role: 'model', parts: [{ text: 'fine' }] }, finishReason: 'STOP', index: 0 }], usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1, totalTokenCount: 2 } }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+    const h = await hub({ google: {} }, { GOOGLE_API_KEY: 'k', GOOGLE_BASE_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1beta` });
+    const t0 = performance.now();
+    expect((await h.call('google', { prompt: 'x' }, signal())).text).toBe('fine');
+    expect(calls).toBe(2);
+    expect(h.usage().google!.rateLimited).toBe(1);
+    // The first retry's backoff would be at most 500 ms: this waited the 1.2 s the body asked for.
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1_150);
+  });
+
   it('simulates each provider on its own path, counted at the server on its own', async () => {
     // No limits on our side, so the server's own count is what is seen: 3 at once to each provider, whose
     // simulated limit is 2 a second each. Counted together, 4 of the 6 would have been refused.

@@ -95,6 +95,26 @@ export function retryAfterFromHeaders(headers: Record<string, string | undefined
   return parseRetryAfter(lower['retry-after'], now);
 }
 
+/**
+ * Gemini sends no Retry-After: its 429 says how long to wait in the body, as a google.rpc.RetryInfo
+ * detail (`{"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay":
+ * "37s"}]}}`, a protobuf Duration; sometimes wrapped in an array). Anything else is ignored.
+ */
+export function retryDelayFromBody(body: string | undefined): number | undefined {
+  if (body === undefined || !body.includes('RetryInfo')) return undefined;
+  let parsed: unknown;
+  try { parsed = JSON.parse(body); } catch { return undefined; }
+  const error = (Array.isArray(parsed) ? parsed[0] : parsed) as { error?: { details?: unknown } } | undefined;
+  const details = error?.error?.details;
+  if (!Array.isArray(details)) return undefined;
+  for (const d of details as { '@type'?: unknown; retryDelay?: unknown }[]) {
+    if (typeof d?.['@type'] !== 'string' || !d['@type'].endsWith('google.rpc.RetryInfo') || typeof d.retryDelay !== 'string') continue;
+    const m = /^(\d+(?:\.\d+)?)s$/.exec(d.retryDelay.trim());
+    if (m) return Number(m[1]) * 1000;
+  }
+  return undefined;
+}
+
 /** Retry-After is seconds or an HTTP date; anything else is ignored. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
@@ -109,7 +129,7 @@ export function classify(err: unknown, signal: AbortSignal): ClassifiedError {
   if (APICallError.isInstance(err)) {
     const status = err.statusCode;
     const headers = err.responseHeaders ?? {};
-    const retryAfterMs = retryAfterFromHeaders(headers);
+    const retryAfterMs = retryAfterFromHeaders(headers) ?? retryDelayFromBody(err.responseBody);
     const kind = status === 429 ? 'rate-limit' : status !== undefined && status >= 500 ? 'server' : status === 408 || status === 409 ? 'server' : status !== undefined ? 'client' : 'network';
     return { kind, status, retryAfterMs, message: err.message };
   }
