@@ -83,6 +83,28 @@ describe('ProviderHub over real HTTP', () => {
     expect(elapsed).toBeLessThan(1_500); // retry-after's 2 s was not what it waited for
   });
 
+  it('treats OpenAI\'s insufficient_quota 429 as final: no retries, straight to the fallback', async () => {
+    let calls = 0;
+    const server: Server = createServer((req, res) => {
+      calls++;
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(429, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const alone = await hub({ openai: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: url });
+    await expect(alone.call('openai', { prompt: 'x' }, signal())).rejects.toMatchObject({ code: 'PROVIDER_REJECTED', status: 429, message: expect.stringMatching(/exceeded your current quota/) });
+    expect(calls).toBe(1);
+    expect(alone.usage().openai!.rateLimited).toBe(0);
+    const withFallback = await hub({ openai: { fallback: 'anthropic' }, anthropic: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: url }, { simulateMissing: true, simulator: { latencyMs: 5, latencyJitter: 0 } });
+    expect((await withFallback.call('openai', { prompt: 'x' }, signal())).provider).toBe('anthropic');
+    expect(calls).toBe(2);
+  });
+
   it("waits out a Gemini 429's RetryInfo delay (in its body), then the call succeeds", async () => {
     let calls = 0;
     const server: Server = createServer((req, res) => {

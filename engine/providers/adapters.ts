@@ -124,13 +124,26 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/** OpenAI's `insufficient_quota` error (billing, not rate): `{"error": {"type"|"code": "insufficient_quota"}}`. */
+export function outOfQuota(body: string | undefined): boolean {
+  if (body === undefined || !body.includes('insufficient_quota')) return false;
+  try {
+    const e = (JSON.parse(body) as { error?: { type?: unknown; code?: unknown } }).error;
+    return e?.type === 'insufficient_quota' || e?.code === 'insufficient_quota';
+  } catch {
+    return false;
+  }
+}
+
 export function classify(err: unknown, signal: AbortSignal): ClassifiedError {
   if (signal.aborted) return { kind: 'abort', status: undefined, retryAfterMs: undefined, message: String((signal.reason as Error)?.message ?? 'aborted') };
   if (APICallError.isInstance(err)) {
     const status = err.statusCode;
     const headers = err.responseHeaders ?? {};
     const retryAfterMs = retryAfterFromHeaders(headers) ?? retryDelayFromBody(err.responseBody);
-    const kind = status === 429 ? 'rate-limit' : status !== undefined && status >= 500 ? 'server' : status === 408 || status === 409 ? 'server' : status !== undefined ? 'client' : 'network';
+    // OpenAI answers an account out of credit with a 429 too; no wait will help, so it is final (and
+    // the fallback, if any, is tried at once) instead of a rate limit retried into the same answer.
+    const kind = status === 429 && !outOfQuota(err.responseBody) ? 'rate-limit' : status !== undefined && status >= 500 ? 'server' : status === 408 || status === 409 ? 'server' : status !== undefined ? 'client' : 'network';
     return { kind, status, retryAfterMs, message: err.message };
   }
   return { kind: 'network', status: undefined, retryAfterMs: undefined, message: (err as Error)?.message ?? String(err) };
