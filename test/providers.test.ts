@@ -17,21 +17,31 @@ async function simulator(opts: SimulatorOptions): Promise<SimulatorThread> {
   return sim;
 }
 
-/** A server that answers every chat completion with the given status (and counts the calls). */
-async function fixedStatusServer(status: number): Promise<{ url: string; calls: () => number }> {
+interface Answer { status: number; headers?: Record<string, string>; body: unknown }
+
+/** A server that answers each request (numbered from 1) as `answer` says, and counts them. `origin` has no path. */
+async function scriptedServer(answer: (call: number) => Answer): Promise<{ origin: string; calls: () => number }> {
   let calls = 0;
   const server: Server = createServer((req, res) => {
-    calls++;
+    const a = answer(++calls);
     req.resume();
     req.on('end', () => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: `fixed ${status}`, type: 'invalid_request_error' } }));
+      res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers });
+      res.end(JSON.stringify(a.body));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   cleanup.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, calls: () => calls };
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls: () => calls };
 }
+
+/** A server that answers every chat completion with the given status (and counts the calls). */
+async function fixedStatusServer(status: number): Promise<{ url: string; calls: () => number }> {
+  const s = await scriptedServer(() => ({ status, body: { error: { message: `fixed ${status}`, type: 'invalid_request_error' } } }));
+  return { url: `${s.origin}/v1`, calls: s.calls };
+}
+
+const chatCompletion = (content: string) => ({ id: 'x', object: 'chat.completion', created: 0, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
 
 async function hub(providers: Parameters<typeof ProviderHub.create>[0], env: NodeJS.ProcessEnv, opts: Parameters<typeof ProviderHub.create>[1] = {}): Promise<ProviderHub> {
   const h = await ProviderHub.create(providers, { env, simulateMissing: false, ...opts });
@@ -57,72 +67,39 @@ describe('ProviderHub over real HTTP', () => {
   });
 
   it('pauses for retry-after-ms when a 429 gives it, not for the whole seconds of retry-after', async () => {
-    let calls = 0;
-    const server: Server = createServer((req, res) => {
-      calls++;
-      req.resume();
-      req.on('end', () => {
-        if (calls === 1) {
-          res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '2', 'retry-after-ms': '150' });
-          res.end(JSON.stringify({ error: { message: 'slow down', type: 'rate_limit_error' } }));
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 0, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'fine' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    cleanup.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-    const h = await hub({ openai: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1` });
+    const server = await scriptedServer((call) => call === 1
+      ? { status: 429, headers: { 'retry-after': '2', 'retry-after-ms': '150' }, body: { error: { message: 'slow down', type: 'rate_limit_error' } } }
+      : { status: 200, body: chatCompletion('fine') });
+    const h = await hub({ openai: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: `${server.origin}/v1` });
     const t0 = performance.now();
     expect((await h.call('openai', { prompt: 'x' }, signal())).text).toBe('fine');
     const elapsed = performance.now() - t0;
-    expect(calls).toBe(2);
+    expect(server.calls()).toBe(2);
     expect(h.usage().openai!.rateLimited).toBe(1);
     expect(elapsed).toBeGreaterThanOrEqual(145);
     expect(elapsed).toBeLessThan(1_500); // retry-after's 2 s was not what it waited for
   });
 
   it('treats OpenAI\'s insufficient_quota 429 as final: no retries, straight to the fallback', async () => {
-    let calls = 0;
-    const server: Server = createServer((req, res) => {
-      calls++;
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(429, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } }));
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    cleanup.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const server = await scriptedServer(() => ({ status: 429, body: { error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } } }));
+    const url = `${server.origin}/v1`;
     const alone = await hub({ openai: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: url });
     await expect(alone.call('openai', { prompt: 'x' }, signal())).rejects.toMatchObject({ code: 'PROVIDER_REJECTED', status: 429, message: expect.stringMatching(/exceeded your current quota/) });
-    expect(calls).toBe(1);
+    expect(server.calls()).toBe(1);
     expect(alone.usage().openai!.rateLimited).toBe(0);
     const withFallback = await hub({ openai: { fallback: 'anthropic' }, anthropic: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: url }, { simulateMissing: true, simulator: { latencyMs: 5, latencyJitter: 0 } });
     expect((await withFallback.call('openai', { prompt: 'x' }, signal())).provider).toBe('anthropic');
-    expect(calls).toBe(2);
+    expect(server.calls()).toBe(2);
   });
 
   it("waits out a Gemini 429's RetryInfo delay (in its body), then the call succeeds", async () => {
-    let calls = 0;
-    const server: Server = createServer((req, res) => {
-      calls++;
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(calls === 1 ? 429 : 200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(calls === 1
-          ? { error: { code: 429, message: 'Resource has been exhausted', status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1.2s' }] } }
-          : { candidates: [{ content: { role: 'model', parts: [{ text: 'fine' }] }, finishReason: 'STOP', index: 0 }], usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1, totalTokenCount: 2 } }));
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    cleanup.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-    const h = await hub({ google: {} }, { GOOGLE_API_KEY: 'k', GOOGLE_BASE_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1beta` });
+    const server = await scriptedServer((call) => call === 1
+      ? { status: 429, body: { error: { code: 429, message: 'Resource has been exhausted', status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1.2s' }] } } }
+      : { status: 200, body: { candidates: [{ content: { role: 'model', parts: [{ text: 'fine' }] }, finishReason: 'STOP', index: 0 }], usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1, totalTokenCount: 2 } } });
+    const h = await hub({ google: {} }, { GOOGLE_API_KEY: 'k', GOOGLE_BASE_URL: `${server.origin}/v1beta` });
     const t0 = performance.now();
     expect((await h.call('google', { prompt: 'x' }, signal())).text).toBe('fine');
-    expect(calls).toBe(2);
+    expect(server.calls()).toBe(2);
     expect(h.usage().google!.rateLimited).toBe(1);
     // The first retry's backoff would be at most 500 ms: this waited the 1.2 s the body asked for.
     expect(performance.now() - t0).toBeGreaterThanOrEqual(1_150);
