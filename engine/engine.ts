@@ -242,7 +242,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
         workerEvent: (status, worker, reason) => this.emitEvent({ type: 'worker', status, worker, stage, ...(reason ? { reason } : {}) }),
         log: (worker, id, message) => this.log(id, worker, message),
         fatal: (err) => this.fail(err),
-        ...(this.hub ? { llm: (provider, request, signal) => this.hub!.call(provider, request, signal) } : {}),
+        ...(this.hub ? { llm: (provider, request, signal, deadline) => this.hub!.call(provider, request, signal, deadline) } : {}),
       },
     );
   }

@@ -25,7 +25,7 @@ export interface PoolHooks<T> {
   log(worker: number, id: string | null, message: string): void;
   fatal(error: Error): void;
   /** A worker's ctx.llm call; absent when the pipeline has no providers. */
-  llm?(provider: string, request: LlmRequest, signal: AbortSignal): Promise<LlmResponse>;
+  llm?(provider: string, request: LlmRequest, signal: AbortSignal, deadline: number | undefined): Promise<LlmResponse>;
 }
 
 export interface PoolOptions {
@@ -222,7 +222,10 @@ export class WorkerPool<T> {
     }
     const controller = new AbortController();
     w.calls.set(call, controller);
-    this.hooks.llm(provider, request, controller.signal).then(
+    // The calling item's own deadline (its worker runs one item at a time): when its attempt times out.
+    const started = Atomics.load(this.seqView, w.slot) < 0 ? undefined : this.timeView[w.slot];
+    const deadline = started === undefined ? undefined : started + this.options.timeouts[this.stage]!;
+    this.hooks.llm(provider, request, controller.signal, deadline).then(
       (value) => reply({ __pt: 'llm-done', call, ok: true, value }),
       (e: Error & { code?: string; status?: number }) => reply({ __pt: 'llm-done', call, ok: false, error: { name: e.name, code: e.code ?? 'PROVIDER_ERROR', message: e.message, ...(e.status === undefined ? {} : { status: e.status }) } }),
     ).finally(() => w.calls.delete(call));

@@ -105,6 +105,48 @@ describe('ProviderHub over real HTTP', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(1_150);
   });
 
+  it('does not wait out a 429 longer than the item has left: the fallback at once, or a rate-limited failure', async () => {
+    const server = await scriptedServer(() => ({ status: 429, headers: { 'retry-after': '30' }, body: { error: { message: 'slow down', type: 'rate_limit_error' } } }));
+    const url = `${server.origin}/v1`;
+    const deadline = () => performance.timeOrigin + performance.now() + 3_000;
+    const h = await hub({ openai: { fallback: 'anthropic' }, anthropic: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: url }, { simulateMissing: true, simulator: { latencyMs: 5, latencyJitter: 0 } });
+    const t0 = performance.now();
+    expect((await h.call('openai', { prompt: 'x' }, signal(), deadline())).provider).toBe('anthropic');
+    // And the next call does not ask openai at all while it is paused past its deadline.
+    expect((await h.call('openai', { prompt: 'y' }, signal(), deadline())).provider).toBe('anthropic');
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(server.calls()).toBe(1);
+    expect(h.usage().openai).toMatchObject({ rateLimited: 1, fallbacks: 2 });
+
+    const alone = await hub({ openai: {} }, { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: url });
+    await expect(alone.call('openai', { prompt: 'x' }, signal(), deadline())).rejects.toMatchObject({ code: 'PROVIDER_RATE_LIMITED', status: 429, message: expect.stringMatching(/openai is rate limited for another 30 s, longer than this attempt has left/) });
+    expect(server.calls()).toBe(2);
+  });
+
+  it('a worker\'s ctx.llm carries its item\'s deadline: a long 429 sends the item to the fallback, not into its timeout', async () => {
+    const server = await scriptedServer(() => ({ status: 429, headers: { 'retry-after': '30' }, body: { error: { message: 'slow down', type: 'rate_limit_error' } } }));
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { createEngine, loadPipeline } = await import('../dist/index.js');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pt-deadline-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'in.jsonl'), '{"id":1,"text":"one"}\n{"id":2,"text":"two"}\n');
+    writeFileSync(path.join(dir, 'llm.ts'), `import { definePipeline } from 'pipeline-tui';
+export default definePipeline<{ id: number; text: string }>({
+  name: 'deadline', workers: 1, timeoutMs: 5_000, id: (r) => String(r.id),
+  providers: { openai: { fallback: 'anthropic' }, anthropic: {} },
+  async process(r, ctx) { const res = await ctx.llm('openai', { prompt: r.text }); return { provider: res.provider }; },
+});
+`);
+    const engine = createEngine(await loadPipeline(path.join(dir, 'llm.ts')), { cwd: dir, env: { ...process.env, OPENAI_API_KEY: 'k', OPENAI_BASE_URL: `${server.origin}/v1`, ANTHROPIC_API_KEY: '' }, simulator: { latencyMs: 5, latencyJitter: 0 } });
+    const summary = await engine.run(['in.jsonl']);
+    expect(summary.totals.done).toBe(2);
+    expect(summary.providers.openai).toMatchObject({ rateLimited: 1, fallbacks: 2 });
+    expect(server.calls()).toBe(1);
+    expect(summary.durationMs).toBeLessThan(5_000); // neither item sat out its timeout, nor the 30 s
+  });
+
   it('simulates each provider on its own path, counted at the server on its own', async () => {
     // No limits on our side, so the server's own count is what is seen: 3 at once to each provider, whose
     // simulated limit is 2 a second each. Counted together, 4 of the 6 would have been refused.

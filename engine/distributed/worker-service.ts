@@ -132,7 +132,7 @@ export class WorkerService extends EventEmitter<{ event: [WorkerEvent] }> {
         workerEvent: (status, worker, reason) => { if (status === 'crashed' || status === 'timeout') this.emitEvent({ type: 'warning', message: `worker ${worker} ${status}: ${reason ?? ''}; replaced` }); },
         log: (worker, id, message) => this.emitEvent({ type: 'log', id, worker, message }),
         fatal: (err) => { this.fatal ??= err; this.stop({ force: true }); },
-        ...(hub ? { llm: (provider, request, signal) => hub.call(provider, request, signal) } : {}),
+        ...(hub ? { llm: (provider, request, signal, deadline) => hub.call(provider, request, signal, deadline) } : {}),
       },
     }));
     const heartbeat = new MachineHeartbeat(this.client, this.keys, () => this.report());

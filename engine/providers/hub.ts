@@ -35,6 +35,8 @@ interface ProviderState {
   limiter: RateLimiter;
   latency: Histogram;
   usage: Omit<ProviderUsage, 'latencyP50' | 'latencyP95' | 'currentRpm'>;
+  /** Until when this process paused the provider after a 429 (epoch ms); 0 when it has not. */
+  pausedUntil: number;
 }
 
 /**
@@ -79,6 +81,7 @@ export class ProviderHub {
         name, config, endpoint,
         limiter: hub.opts.limiterFactory?.(name, limits) ?? new LocalRateLimiter(limits),
         latency: new Histogram(),
+        pausedUntil: 0,
         usage: { simulated: endpoint.simulated, model: endpoint.defaultModel, requests: 0, inputTokens: 0, outputTokens: 0, rateLimited: 0, retries: 0, fallbacks: 0, errors: {}, limitRpm: config.rpm ?? null, limitTpm: config.tpm ?? null },
       });
     }
@@ -97,7 +100,13 @@ export class ProviderHub {
   /** True when any provider is answered by the simulator: the run must say so. */
   get simulated(): boolean { return [...this.states.values()].some((s) => s.endpoint.simulated); }
 
-  async call(provider: string, req: LlmRequest, signal: AbortSignal): Promise<LlmResponse> {
+  /**
+   * `deadline` (epoch ms): when the calling item times out. A provider paused past it (a 429's wait
+   * longer than the item has left: a daily quota, a long Retry-After) is not waited for: its fallback is
+   * tried at once, or the call fails as rate limited and the item is retried later, instead of sitting
+   * out its timeout.
+   */
+  async call(provider: string, req: LlmRequest, signal: AbortSignal, deadline?: number): Promise<LlmResponse> {
     if (!this.states.has(provider)) {
       throw new ProviderError('PROVIDER_UNKNOWN', `Provider "${provider}" is not declared in the pipeline's providers (${[...this.states.keys()].join(', ') || 'none'})`, 400);
     }
@@ -109,7 +118,7 @@ export class ProviderHub {
       seen.add(name);
       const state: ProviderState = this.states.get(name)!;
       try {
-        return await this.callOne(state, req, signal);
+        return await this.callOne(state, req, signal, deadline);
       } catch (e) {
         last = e;
         if (signal.aborted || (e as ProviderError).code === 'TIMEOUT') throw e;
@@ -120,11 +129,16 @@ export class ProviderHub {
     throw last;
   }
 
-  private async callOne(s: ProviderState, req: LlmRequest, signal: AbortSignal): Promise<LlmResponse> {
+  private async callOne(s: ProviderState, req: LlmRequest, signal: AbortSignal, deadline: number | undefined): Promise<LlmResponse> {
     const text = req.prompt ?? (req.messages ?? []).map((m) => m.content).join('\n');
     const estimate = estimateTokens(text) + (req.maxTokens ?? 256);
     let lastError: ProviderError | undefined;
     for (let attempt = 1; attempt <= this.opts.maxTries; attempt++) {
+      if (deadline !== undefined && s.pausedUntil >= deadline) {
+        const now = performance.timeOrigin + performance.now();
+        const left = Math.max(0, Math.round(deadline - now));
+        throw new ProviderError('PROVIDER_RATE_LIMITED', `${s.name} is rate limited for another ${Math.ceil((s.pausedUntil - now) / 1000)} s, longer than this attempt has left (${left} ms)${lastError ? `; its last answer: ${lastError.message}` : ''}`, 429);
+      }
       let permit: Permit | undefined;
       let acquireError: unknown;
       const beforeSend = async () => {
@@ -162,7 +176,9 @@ export class ProviderHub {
         if (c.kind === 'rate-limit') {
           s.usage.rateLimited++;
           // The whole provider waits, not just this call: every other call would get the same 429.
-          s.limiter.pauseUntil(performance.timeOrigin + performance.now() + wait);
+          const until = performance.timeOrigin + performance.now() + wait;
+          s.pausedUntil = Math.max(s.pausedUntil, until);
+          s.limiter.pauseUntil(until);
         }
         lastError = new ProviderError(c.kind === 'rate-limit' ? 'PROVIDER_RATE_LIMITED' : 'PROVIDER_ERROR', `${s.name}: ${c.message}${c.status ? ` (HTTP ${c.status})` : ''}`, c.status);
         if (attempt === this.opts.maxTries) break;
