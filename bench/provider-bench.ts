@@ -49,7 +49,7 @@ async function paced(jobs: number, perSecond: number, latencyMs: number, acquire
   await Promise.all(Array.from({ length: jobs }, async () => {
     const sent = await acquire();
     sent();
-    // As the engine's adapters do: the start is stamped again when the request reaches the socket.
+    // As the engine's adapters do: the start is stamped again once the request has been written.
     const res = await onRequestWritten(() => { wire.push(performance.timeOrigin + performance.now()); sent(); }, () => fetch(`${sim.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }));
     await res.arrayBuffer();
   }));
