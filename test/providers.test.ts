@@ -1,14 +1,17 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ProviderHub } from '../dist/engine/providers/hub.js';
 import { SimulatorThread } from '../dist/engine/providers/simulator-thread.js';
 import { warmUpSimulator, type SimulatorOptions } from '../dist/engine/providers/simulator.js';
 import { LocalRateLimiter, type RateLimiter } from '../dist/engine/providers/limiter.js';
 import { onRequestWritten } from '../dist/engine/providers/wire-stamp.js';
+import { createEngine, loadPipeline } from '../dist/index.js';
+import { cleanupProjects, makeProject, writeJsonl, writePipeline } from './helpers.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => { for (const c of cleanup.splice(0)) await c(); });
+afterAll(cleanupProjects);
 
 async function simulator(opts: SimulatorOptions): Promise<SimulatorThread> {
   const sim = await SimulatorThread.start(opts);
@@ -125,21 +128,16 @@ describe('ProviderHub over real HTTP', () => {
 
   it('a worker\'s ctx.llm carries its item\'s deadline: a long 429 sends the item to the fallback, not into its timeout', async () => {
     const server = await scriptedServer(() => ({ status: 429, headers: { 'retry-after': '30' }, body: { error: { message: 'slow down', type: 'rate_limit_error' } } }));
-    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-    const os = await import('node:os');
-    const path = await import('node:path');
-    const { createEngine, loadPipeline } = await import('../dist/index.js');
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pt-deadline-'));
-    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    writeFileSync(path.join(dir, 'in.jsonl'), '{"id":1,"text":"one"}\n{"id":2,"text":"two"}\n');
-    writeFileSync(path.join(dir, 'llm.ts'), `import { definePipeline } from 'pipeline-tui';
+    const dir = makeProject('pt-deadline-');
+    writeJsonl(dir, 'in.jsonl', 2, (i) => ({ text: `item ${i}` }));
+    const file = writePipeline(dir, 'llm.ts', `import { definePipeline } from 'pipeline-tui';
 export default definePipeline<{ id: number; text: string }>({
   name: 'deadline', workers: 1, timeoutMs: 10_000, id: (r) => String(r.id),
   providers: { openai: { fallback: 'anthropic' }, anthropic: {} },
   async process(r, ctx) { const res = await ctx.llm('openai', { prompt: r.text }); return { provider: res.provider }; },
 });
 `);
-    const engine = createEngine(await loadPipeline(path.join(dir, 'llm.ts')), { cwd: dir, env: { ...process.env, OPENAI_API_KEY: 'k', OPENAI_BASE_URL: `${server.origin}/v1`, ANTHROPIC_API_KEY: '' }, simulator: { latencyMs: 5, latencyJitter: 0 } });
+    const engine = createEngine(await loadPipeline(file), { cwd: dir, env: { ...process.env, OPENAI_API_KEY: 'k', OPENAI_BASE_URL: `${server.origin}/v1`, ANTHROPIC_API_KEY: '' }, simulator: { latencyMs: 5, latencyJitter: 0 } });
     const summary = await engine.run(['in.jsonl']);
     expect(summary.totals.done).toBe(2);
     expect(summary.providers.openai).toMatchObject({ rateLimited: 1, fallbacks: 2 });
