@@ -99,7 +99,7 @@ describe.skipIf(!hasTmux)('dashboard in a real terminal (tmux)', () => {
     tmux('send-keys', '-t', 'keys', 'q');
     await waitFor(() => exitCode(dir) !== null, 30_000, 'the CLI to exit');
     seen.push(screen('keys'));
-    expect(exitCode(dir)).toBe(130);
+    expect(exitCode(dir), `the screen at exit:\n${screen('keys')}`).toBe(130);
     expect(seen.at(-1)).toContain('Checkpoint saved');
 
     // The checkpoint: a stopped run, every done id in the output exactly once, the failures dead-lettered.
@@ -126,7 +126,7 @@ describe.skipIf(!hasTmux)('dashboard in a real terminal (tmux)', () => {
     start('ctrlc', dir, 'run stuck.ts in.jsonl --workers 2');
     await waitScreen('ctrlc', (s) => doneOn(s) > 0 && /Running\s+[1-9]/.test(s), 'the slow items running');
     tmux('send-keys', '-t', 'ctrlc', 'C-c');
-    await waitScreen('ctrlc', (s) => s.includes('DRAINING') && s.includes('Ctrl-C again'), 'the first Ctrl-C: draining', 5000);
+    const draining = await waitScreen('ctrlc', (s) => s.includes('DRAINING') && s.includes('Ctrl-C again'), 'the first Ctrl-C: draining', 5000);
     await sleep(1000);
     expect(exitCode(dir)).toBeNull();
     expect(screen('ctrlc')).toContain('DRAINING');
@@ -134,7 +134,7 @@ describe.skipIf(!hasTmux)('dashboard in a real terminal (tmux)', () => {
     tmux('send-keys', '-t', 'ctrlc', 'C-c');
     await waitFor(() => exitCode(dir) !== null, 15_000, 'the CLI to exit');
     expect(Date.now() - t0).toBeLessThan(10_000);
-    expect(exitCode(dir)).toBe(130);
+    expect(exitCode(dir), `the screen while draining:\n${draining}\nthe screen at exit:\n${screen('ctrlc')}`).toBe(130);
     const doc = JSON.parse(readFileSync(path.join(dir, '.pipeline-tui', 'stuck', 'state.json'), 'utf8')) as { done: string[]; runs: { status: string }[] };
     expect(doc.runs.at(-1)?.status).toBe('stopped');
     expect(doc.done.length).toBeGreaterThan(0);
@@ -152,7 +152,7 @@ describe.skipIf(!hasTmux)('dashboard in a real terminal (tmux)', () => {
     expect(both).toContain('Watching');
     tmux('send-keys', '-t', 'watch', 'q');
     await waitFor(() => exitCode(dir) !== null, 10_000, 'the CLI to exit');
-    expect(exitCode(dir)).toBe(130);
+    expect(exitCode(dir), `the screen at exit:\n${screen('watch')}`).toBe(130);
   });
 
   it('with no pipeline, a picker over ./pipelines/ shows checkpoints and starts the one chosen', async () => {
