@@ -7,6 +7,7 @@ import { openClient, redisOptions } from '../../dist/engine/distributed/connecti
 import { RedisRateLimiter } from '../../dist/engine/distributed/limiter.js';
 import type { LimiterKeys } from '../../dist/engine/distributed/keys.js';
 import { startRedis, type TestRedis } from '../redis-server.js';
+import { maxInWindow } from './limits-measure.js';
 
 let redis: TestRedis;
 const clients: { client: RedisClient; close(force?: boolean): Promise<void> }[] = [];
@@ -35,14 +36,7 @@ async function starts(c: RedisClient, keys: LimiterKeys): Promise<number[]> {
 }
 
 /** The most starts in any window of 1000 ms. */
-function maxPerSecond(t: number[]): number {
-  let max = 0;
-  for (let i = 0, j = 0; i < t.length; i++) {
-    while (t[i]! - t[j]! >= 1000) j++;
-    max = Math.max(max, i - j + 1);
-  }
-  return max;
-}
+const maxPerSecond = (t: number[]) => maxInWindow(t, 1000);
 
 const gaps = (t: number[]) => t.slice(1).map((x, i) => x - t[i]!);
 
