@@ -43,9 +43,13 @@ function project(n: number): string {
   return dir;
 }
 
-/** Starts the CLI in a new 100x30 tmux session; its exit code lands in `exit.txt` and the pane stays for reading. */
+/**
+ * Starts the CLI in a new 100x30 tmux session; its exit code lands in `exit.txt` and the pane stays for reading.
+ * The code is written aside and renamed: `echo > exit.txt` creates the file empty before it writes, and a
+ * read in between saw "" (Number("") is 0), which twice failed CI as "exited 0, not 130".
+ */
 function start(name: string, dir: string, args: string): void {
-  const cmd = `cd '${dir}' && node '${cliPath}' ${args}; echo $? > exit.txt; sleep 600`;
+  const cmd = `cd '${dir}' && node '${cliPath}' ${args}; echo $? > exit.tmp && mv exit.tmp exit.txt; sleep 600`;
   tmux('new-session', '-d', '-x', '100', '-y', '30', '-s', name, cmd);
 }
 
@@ -62,7 +66,13 @@ async function waitScreen(name: string, test: (text: string) => boolean, what: s
   return last;
 }
 
-const exitCode = (dir: string) => (existsSync(path.join(dir, 'exit.txt')) ? Number(readFileSync(path.join(dir, 'exit.txt'), 'utf8').trim()) : null);
+function exitCode(dir: string): number | null {
+  const file = path.join(dir, 'exit.txt');
+  if (!existsSync(file)) return null;
+  const text = readFileSync(file, 'utf8').trim();
+  if (!/^\d+$/.test(text)) throw new Error(`Expected an exit code in ${file}, got "${text}"`);
+  return Number(text);
+}
 
 describe.skipIf(!hasTmux)('dashboard in a real terminal (tmux)', () => {
   it('+ adds a worker, p holds the pause, p resumes, ? shows help, resize shows "too small", q checkpoints and exits 130', async () => {
