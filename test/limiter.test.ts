@@ -169,6 +169,43 @@ describe('SlidingWindowGate (fake clock)', () => {
     expect(gate.recentStarts()).toBe(2);
   });
 
+  it('gives up on a waiter as soon as its start cannot come before its deadline; the others keep their turn', async () => {
+    const clock = new FakeClock();
+    const gate = new SlidingWindowGate({ rpm: 2 }, clock); // one start per 30 s
+    const t0 = clock.t;
+    await gate.take(1);
+    const late = gate.take(1, undefined, t0 + 40_000); // its start at ~30 s comes before its deadline
+    const hopeless = gate.take(1, undefined, t0 + 10_000); // queued behind it: not before ~60 s
+    const settled = { hopeless: false };
+    hopeless.catch(() => undefined).finally(() => { settled.hopeless = true; });
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    // Known at once, without the clock moving: not at its deadline.
+    expect(settled.hopeless).toBe(true);
+    expect(clock.t).toBe(t0);
+    await expect(hopeless).rejects.toMatchObject({ name: 'LimitWaitError', paused: false });
+    await clock.runUntil(late);
+    expect(clock.t - t0).toBeGreaterThanOrEqual(30_000);
+    expect(clock.t - t0).toBeLessThan(31_000);
+  });
+
+  it('a Retry-After pause rejects the waiters it outlasts at once (queued or new), and only those', async () => {
+    const clock = new FakeClock();
+    const gate = new SlidingWindowGate({ rpm: 600 }, clock);
+    const t0 = clock.t;
+    const short = gate.take(1, undefined, t0 + 5_000);
+    const patient = gate.take(1, undefined, t0 + 60_000);
+    const noDeadline = gate.take(1);
+    await short; // the first start goes at once
+    const queued = gate.take(1, undefined, t0 + 5_000);
+    gate.pauseUntil(t0 + 30_000);
+    await expect(queued).rejects.toMatchObject({ name: 'LimitWaitError', paused: true, earliest: t0 + 30_000 });
+    await expect(gate.take(1, undefined, t0 + 29_000)).rejects.toMatchObject({ name: 'LimitWaitError', paused: true });
+    expect(clock.t).toBe(t0);
+    await clock.runUntil(Promise.all([patient, noDeadline]));
+    expect(clock.t).toBeGreaterThanOrEqual(t0 + 30_000);
+  });
+
   it('limits tokens over a sliding minute and counts corrected usage, not the estimate', async () => {
     const clock = new FakeClock();
     const gate = new SlidingWindowGate({ tpm: 1000 }, clock);

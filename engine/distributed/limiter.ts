@@ -1,7 +1,7 @@
 import type { RedisClient } from 'bullmq';
 import { PermanentError } from '../errors.js';
 import { Cushion } from '../providers/cushion.js';
-import { PACING_SLACK_MS, realClock, rpmWindow, validateLimiterOptions, type LimiterOptions, type Permit, type RateLimiter } from '../providers/limiter.js';
+import { LimitWaitError, PACING_SLACK_MS, realClock, rpmWindow, validateLimiterOptions, type LimiterOptions, type Permit, type RateLimiter } from '../providers/limiter.js';
 import type { LimiterKeys } from './keys.js';
 
 // The sliding-window log of providers/limiter.ts (SlidingWindowGate), kept in Redis and decided by one
@@ -85,7 +85,7 @@ if tpm > 0 then
   end
 end
 local count = redis.call('ZCARD', KEYS[1])
-if wait > 0 then return {'0', tostring(wait), count} end
+if wait > 0 then return {'0', tostring(wait), count, tostring(math.max(0, pause - now))} end
 redis.call('ZADD', KEYS[1], now, ARGV[5])
 redis.call('ZADD', KEYS[2], now, ARGV[5] .. '|' .. tokens)
 if perWindow > 0 then
@@ -160,6 +160,8 @@ interface Waiter {
   /** Local clock; sent as "waited so far", so the grid's idle-spell rule needs no shared clock. */
   queuedAt: number;
   signal: AbortSignal | undefined;
+  /** Local clock, as the queuedAt. */
+  deadline: number | undefined;
   resolve(p: Permit): void;
   reject(e: unknown): void;
   onAbort?: () => void;
@@ -203,14 +205,14 @@ export class RedisRateLimiter implements RateLimiter {
     return scripts(this.client)[name](k.starts, k.spends, k.state, ...args);
   }
 
-  acquire(estimatedTokens: number, signal?: AbortSignal): Promise<Permit> {
+  acquire(estimatedTokens: number, signal?: AbortSignal, deadline?: number): Promise<Permit> {
     const tokens = Math.max(0, Math.ceil(estimatedTokens));
     if (this.opts.tpm !== undefined && tokens > this.opts.tpm) {
       return Promise.reject(new PermanentError(`The request needs about ${tokens} tokens, more than this provider's whole tpm limit (${this.opts.tpm}); shorten the prompt or raise tpm`));
     }
     if (this.stopped) return Promise.reject(new Error('The rate limiter was stopped'));
     return new Promise<Permit>((resolve, reject) => {
-      const w: Waiter = { tokens, queuedAt: realClock.now(), signal, resolve, reject };
+      const w: Waiter = { tokens, queuedAt: realClock.now(), signal, deadline, resolve, reject };
       if (signal) {
         if (signal.aborted) { reject(signal.reason); return; }
         w.onAbort = () => {
@@ -232,12 +234,12 @@ export class RedisRateLimiter implements RateLimiter {
       while (!this.stopped && this.waiters.length > 0) {
         const head = this.waiters[0]!;
         const id = `${permitPrefix}.${(nextPermit++).toString(36)}`;
-        let reply: [string, string, number];
+        let reply: [string, string, number, string?];
         let asked: number;
         try {
           asked = realClock.now();
           const waited = Math.max(0, asked - head.queuedAt);
-          reply = (await this.call('ptLimitAcquire', this.perWindow, this.marginMs, this.opts.tpm ?? 0, head.tokens, id, waited, this.limitWindowMs)) as [string, string, number];
+          reply = (await this.call('ptLimitAcquire', this.perWindow, this.marginMs, this.opts.tpm ?? 0, head.tokens, id, waited, this.limitWindowMs)) as [string, string, number, string?];
         } catch (e) {
           if (this.waiters[0] === head) this.waiters.shift();
           this.settleWaiter(head, undefined, e);
@@ -254,11 +256,28 @@ export class RedisRateLimiter implements RateLimiter {
         // busy loop) must not make the start later still. Counted from the ask, it can end up to a round trip
         // early, and then the script says how much is left. Waits of more than a second are re-checked:
         // another process may have paused the provider meanwhile.
-        await realClock.sleep(Math.min(asked + Number(reply[1]) - realClock.now(), 1_000));
+        const earliest = asked + Number(reply[1]);
+        // Nobody queued behind the head starts before it; those whose deadline comes first go now. A pause
+        // set by another process is known here only, through the script.
+        if (this.expire(earliest, asked + Number(reply[3] ?? 0))) continue;
+        await realClock.sleep(Math.min(earliest - realClock.now(), 1_000));
       }
     } finally {
       this.running = false;
     }
+  }
+
+  /** Rejects the waiters whose deadline is not after `earliest`; true if any was. `pausedUntil`: the pause's end. */
+  private expire(earliest: number, pausedUntil: number): boolean {
+    let any = false;
+    for (let i = 0; i < this.waiters.length; i++) {
+      const w = this.waiters[i]!;
+      if (w.deadline === undefined || w.deadline > earliest) continue;
+      this.waiters.splice(i--, 1);
+      this.settleWaiter(w, undefined, new LimitWaitError(earliest, pausedUntil >= w.deadline));
+      any = true;
+    }
+    return any;
   }
 
   private settleWaiter(w: Waiter, permit: Permit | undefined, error?: unknown): void {
@@ -279,6 +298,7 @@ export class RedisRateLimiter implements RateLimiter {
 
   /** Also widens the pacing for a while (see pauseScript): every process sees it. */
   pauseUntil(untilMs: number): void {
+    this.expire(untilMs, untilMs);
     const ms = Math.max(0, untilMs - realClock.now());
     void this.call('ptLimitPause', this.perWindow, this.marginMs, ms, this.limitWindowMs).catch(() => undefined);
   }

@@ -2,7 +2,7 @@ import { Histogram } from '../histogram.js';
 import { backoffDelay } from '../backoff.js';
 import type { ProviderLimits, ProviderUsage } from '../types.js';
 import { callProvider, classify, hasCredentials, resolveEndpoint, envVarsFor, type LlmRequest, type LlmResponse, type ProviderEndpoint } from './adapters.js';
-import { LocalRateLimiter, type LimiterOptions, type Permit, type RateLimiter } from './limiter.js';
+import { LimitWaitError, LocalRateLimiter, type LimiterOptions, type Permit, type RateLimiter } from './limiter.js';
 import { estimateTokens, warmUpSimulator, type SimulatorOptions } from './simulator.js';
 import { SimulatorThread } from './simulator-thread.js';
 
@@ -35,8 +35,6 @@ interface ProviderState {
   limiter: RateLimiter;
   latency: Histogram;
   usage: Omit<ProviderUsage, 'latencyP50' | 'latencyP95' | 'currentRpm'>;
-  /** Until when this process paused the provider after a 429 (epoch ms); 0 when it has not. */
-  pausedUntil: number;
 }
 
 /**
@@ -81,7 +79,6 @@ export class ProviderHub {
         name, config, endpoint,
         limiter: hub.opts.limiterFactory?.(name, limits) ?? new LocalRateLimiter(limits),
         latency: new Histogram(),
-        pausedUntil: 0,
         usage: { simulated: endpoint.simulated, model: endpoint.defaultModel, requests: 0, inputTokens: 0, outputTokens: 0, rateLimited: 0, retries: 0, fallbacks: 0, errors: {}, limitRpm: config.rpm ?? null, limitTpm: config.tpm ?? null },
       });
     }
@@ -101,10 +98,11 @@ export class ProviderHub {
   get simulated(): boolean { return [...this.states.values()].some((s) => s.endpoint.simulated); }
 
   /**
-   * `deadline` (epoch ms): when the calling item times out. A provider paused past it (a 429's wait
-   * longer than the item has left: a daily quota, a long Retry-After) is not waited for: its fallback is
-   * tried at once, or the call fails as rate limited and the item is retried later, instead of sitting
-   * out its timeout.
+   * `deadline` (epoch ms): when the calling item times out. A start its limiter cannot give before then
+   * (a 429's wait longer than the item has left: a daily quota, a long Retry-After, here or, in a
+   * distributed run, in another process; or an rpm/tpm window that long) is not waited for: the fallback
+   * is tried at once, or the call fails as rate limited and the item is retried later, instead of
+   * sitting out its timeout.
    */
   async call(provider: string, req: LlmRequest, signal: AbortSignal, deadline?: number): Promise<LlmResponse> {
     if (!this.states.has(provider)) {
@@ -134,16 +132,11 @@ export class ProviderHub {
     const estimate = estimateTokens(text) + (req.maxTokens ?? 256);
     let lastError: ProviderError | undefined;
     for (let attempt = 1; attempt <= this.opts.maxTries; attempt++) {
-      if (deadline !== undefined && s.pausedUntil >= deadline) {
-        const now = performance.timeOrigin + performance.now();
-        const left = Math.max(0, Math.round(deadline - now));
-        throw new ProviderError('PROVIDER_RATE_LIMITED', `${s.name} is rate limited for another ${Math.ceil((s.pausedUntil - now) / 1000)} s, longer than this attempt has left (${left} ms)${lastError ? `; its last answer: ${lastError.message}` : ''}`, 429);
-      }
       let permit: Permit | undefined;
       let acquireError: unknown;
       const beforeSend = async () => {
         try {
-          permit = await s.limiter.acquire(estimate, signal);
+          permit = await s.limiter.acquire(estimate, signal, deadline);
         } catch (e) {
           acquireError = e;
           throw e;
@@ -165,6 +158,7 @@ export class ProviderHub {
         permit?.settle(undefined);
         if (acquireError !== undefined) {
           if (signal.aborted) throw new ProviderError('TIMEOUT', `Aborted while waiting for ${s.name}'s rate limit`, undefined);
+          if (acquireError instanceof LimitWaitError) throw tooLongWait(s.name, acquireError, deadline!, lastError);
           throw new ProviderError('PROVIDER_REQUEST', (acquireError as Error).message, 400);
         }
         const c = classify(e, signal);
@@ -177,7 +171,6 @@ export class ProviderHub {
           s.usage.rateLimited++;
           // The whole provider waits, not just this call: every other call would get the same 429.
           const until = performance.timeOrigin + performance.now() + wait;
-          s.pausedUntil = Math.max(s.pausedUntil, until);
           s.limiter.pauseUntil(until);
         }
         lastError = new ProviderError(c.kind === 'rate-limit' ? 'PROVIDER_RATE_LIMITED' : 'PROVIDER_ERROR', `${s.name}: ${c.message}${c.status ? ` (HTTP ${c.status})` : ''}`, c.status);
@@ -211,4 +204,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const t = setTimeout(resolve, ms);
     signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
   });
+}
+
+/** A start the limiter could not give before the item's deadline, as the error the item sees. */
+function tooLongWait(name: string, e: LimitWaitError, deadline: number, lastError: ProviderError | undefined): ProviderError {
+  const now = performance.timeOrigin + performance.now();
+  const left = `longer than this attempt has left (${Math.max(0, Math.round(deadline - now))} ms)`;
+  const wait = Math.ceil((e.earliest - now) / 1000);
+  const why = e.paused ? `${name} is rate limited for another ${wait} s` : `${name}'s rpm/tpm limits have no room for another ${wait} s`;
+  return new ProviderError('PROVIDER_RATE_LIMITED', `${why}, ${left}${lastError ? `; its last answer: ${lastError.message}` : ''}`, 429);
 }

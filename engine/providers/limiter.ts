@@ -64,9 +64,29 @@ export interface Permit {
   settle(actualTokens: number | undefined): void;
 }
 
+/**
+ * Why `acquire` gave up on a caller with a deadline: its start could not come before it. A caller that
+ * knows when it times out (an item's ctx.llm) learns this as soon as the limiter does, and can go to a
+ * fallback or come back later instead of waiting out its timeout in the queue.
+ */
+export class LimitWaitError extends Error {
+  override readonly name = 'LimitWaitError';
+  /**
+   * @param earliest when a start could come at the soonest (epoch ms, the limiter's clock)
+   * @param paused whether a Retry-After pause alone outlasts the deadline (else: the rpm/tpm window, or the queue)
+   */
+  constructor(readonly earliest: number, readonly paused: boolean) {
+    super(paused ? 'The provider is paused (Retry-After) past the deadline' : 'The rate limit has no room before the deadline');
+  }
+}
+
 /** The small interface engines and tests rely on; local and Redis-backed limiters implement it. */
 export interface RateLimiter {
-  acquire(estimatedTokens: number, signal?: AbortSignal): Promise<Permit>;
+  /**
+   * A start under the limits. `deadline` (epoch ms, as Clock.now): when the caller stops waiting anyway;
+   * once the limiter knows the start cannot come before it, it rejects with LimitWaitError.
+   */
+  acquire(estimatedTokens: number, signal?: AbortSignal, deadline?: number): Promise<Permit>;
   /** Stops new starts until `untilMs` (a provider's Retry-After); calls already sent are unaffected. */
   pauseUntil(untilMs: number): void;
   /** Starts in the last 60 s (for "current rate vs limit"). */
@@ -82,6 +102,7 @@ interface Waiter {
   tokens: number;
   queuedAt: number;
   signal: AbortSignal | undefined;
+  deadline: number | undefined;
   resolve(spend: Spend): void;
   reject(e: unknown): void;
   onAbort?: () => void;
@@ -118,6 +139,8 @@ export class SlidingWindowGate {
   private interrupt: AbortController | undefined;
   private closed = false;
   private pausedUntil = 0;
+  /** While the pump sleeps on the head: when the head may start, the soonest any waiter can. */
+  private headDue: number | undefined;
   /** The grid's next slot; -Infinity until the first start. */
   private nextSlot = -Infinity;
   private readonly cushion: Cushion;
@@ -143,7 +166,10 @@ export class SlidingWindowGate {
   /** The pacing grid's step. */
   get spacingMs(): number { return (this.limitWindowMs + this.cushion.ms(this.clock.now())) / this.perWindow; }
 
-  pauseUntil(untilMs: number): void { this.pausedUntil = Math.max(this.pausedUntil, untilMs); }
+  pauseUntil(untilMs: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, untilMs);
+    this.expire(this.pausedUntil);
+  }
 
   /** The provider answered 429 although this log kept to the limit: keep starts further apart for a while. */
   refused(): void { this.cushion.noteRefused(this.clock.now()); }
@@ -169,7 +195,7 @@ export class SlidingWindowGate {
   }
 
   /** Waits its turn and for room, records the start, and returns the records to correct (send time, real tokens). */
-  take(tokens: number, signal?: AbortSignal): Promise<Spend> {
+  take(tokens: number, signal?: AbortSignal, deadline?: number): Promise<Spend> {
     if (this.opts.tpm !== undefined && tokens > this.opts.tpm) {
       // A request larger than the whole minute's budget would wait forever: say so instead.
       return Promise.reject(new PermanentError(`The request needs about ${tokens} tokens, more than this provider's whole tpm limit (${this.opts.tpm}); shorten the prompt or raise tpm`));
@@ -177,7 +203,11 @@ export class SlidingWindowGate {
     if (this.closed) return Promise.reject(new Error('The rate limiter was stopped'));
     return new Promise<Spend>((resolve, reject) => {
       if (signal?.aborted) { reject(signal.reason); return; }
-      const w: Waiter = { tokens, queuedAt: this.clock.now(), signal, resolve, reject };
+      if (deadline !== undefined) {
+        const earliest = Math.max(this.pausedUntil, this.headDue ?? -Infinity);
+        if (earliest >= deadline) { reject(new LimitWaitError(earliest, this.pausedUntil >= deadline)); return; }
+      }
+      const w: Waiter = { tokens, queuedAt: this.clock.now(), signal, deadline, resolve, reject };
       if (signal) {
         w.onAbort = () => {
           const i = this.waiting.indexOf(w);
@@ -218,6 +248,22 @@ export class SlidingWindowGate {
 
   private wake(): void { this.interrupt?.abort(); }
 
+  /**
+   * Rejects the waiters whose deadline comes before `earliest`, the soonest the head can start: the queue
+   * is first in, first out, so none of them could start sooner.
+   */
+  private expire(earliest: number): void {
+    const headBefore = this.waiting[0];
+    for (let i = 0; i < this.waiting.length; i++) {
+      const w = this.waiting[i]!;
+      if (w.deadline === undefined || w.deadline > earliest) continue;
+      this.waiting.splice(i--, 1);
+      this.release(w, undefined, new LimitWaitError(earliest, this.pausedUntil >= w.deadline));
+    }
+    // The pump may be asleep on the head's wait.
+    if (this.waiting[0] !== headBefore) this.wake();
+  }
+
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
@@ -228,8 +274,15 @@ export class SlidingWindowGate {
         const wait = this.delayFor(head.tokens);
         if (wait > 0) {
           due = this.clock.now() + wait;
+          if (this.waiting.some((w) => w.deadline !== undefined && w.deadline <= due!)) {
+            this.expire(due);
+            due = undefined;
+            continue;
+          }
           const interrupt = (this.interrupt = new AbortController());
+          this.headDue = due;
           await this.clock.sleep(wait, interrupt.signal);
+          this.headDue = undefined;
           this.interrupt = undefined;
           if (interrupt.signal.aborted) due = undefined;
           continue;
@@ -296,8 +349,8 @@ export class LocalRateLimiter implements RateLimiter {
     this.gate = new SlidingWindowGate(opts, clock);
   }
 
-  async acquire(estimatedTokens: number, signal?: AbortSignal): Promise<Permit> {
-    const spend = await this.gate.take(estimatedTokens, signal);
+  async acquire(estimatedTokens: number, signal?: AbortSignal, deadline?: number): Promise<Permit> {
+    const spend = await this.gate.take(estimatedTokens, signal, deadline);
     return {
       sent: () => this.gate.markSent(spend.start),
       settle: (actual) => { if (actual !== undefined && actual >= 0) this.gate.settle(spend, actual); },

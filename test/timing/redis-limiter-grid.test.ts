@@ -152,4 +152,28 @@ describe('RedisRateLimiter pacing', () => {
     expect(drift(t, spacing)).toBeGreaterThan(-3);
     expect(drift(t, spacing)).toBeLessThan(10);
   });
+
+  it('a pause set by another process rejects the callers it outlasts (LimitWaitError), not the rest', async () => {
+    const [a, b] = [await client(), await client()];
+    const keys = limiterKeys();
+    const pausing = new RedisRateLimiter(a, keys, { rpm });
+    const here = new RedisRateLimiter(b, keys, { rpm });
+    const now = () => performance.timeOrigin + performance.now();
+    await here.acquire(1);
+    pausing.pauseUntil(now() + 30_000);
+    await new Promise((r) => setTimeout(r, 20)); // the pause reaches Redis
+    const t0 = now();
+    const patient = here.acquire(1, undefined, t0 + 60_000);
+    const noDeadline = here.acquire(1);
+    const outlasted = [here.acquire(1, undefined, t0 + 3_000), here.acquire(1, undefined, t0 + 5_000)];
+    for (const p of outlasted) await expect(p).rejects.toMatchObject({ name: 'LimitWaitError', paused: true });
+    // Known from the first answer of Redis, not at the deadline: this process never saw the 429.
+    expect(now() - t0).toBeLessThan(1_500);
+    let waiting = true;
+    void Promise.allSettled([patient, noDeadline]).then(() => { waiting = false; });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(waiting).toBe(true);
+    await Promise.all([pausing.stop(), here.stop()]);
+    for (const p of [patient, noDeadline]) await expect(p).rejects.toThrow('The rate limiter was stopped');
+  });
 });
