@@ -362,7 +362,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       this.scheduleFlush();
       return;
     }
-    const delayMs = backoffDelay(item.attempt, retry);
+    // A provider that said when it takes calls again (Retry-After) is not asked sooner, within the cap.
+    const delayMs = Math.max(backoffDelay(item.attempt, retry), Math.min(e.retryAfterMs ?? 0, retry.maxBackoffMs));
     this.stats_.retries++;
     this.stats_.counts.retrying++;
     if (this.listening) this.emitEvent({ type: 'retrying', id: item.id, stage, attempt: item.attempt, delayMs, error: err });

@@ -139,9 +139,9 @@ export const messages = {
 };
 
 /** Turns anything thrown into the plain fields an item error needs. */
-export function describeThrown(thrown: unknown): { name: string; message: string; code: string | undefined; stack: string | undefined; status: number | undefined } {
+export function describeThrown(thrown: unknown): { name: string; message: string; code: string | undefined; stack: string | undefined; status: number | undefined; retryAfterMs: number | undefined } {
   if (thrown instanceof Error || (typeof thrown === 'object' && thrown !== null && 'message' in thrown)) {
-    const e = thrown as Error & { code?: unknown; status?: unknown; statusCode?: unknown };
+    const e = thrown as Error & { code?: unknown; status?: unknown; statusCode?: unknown; retryAfterMs?: unknown };
     const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
     return {
       name: typeof e.name === 'string' ? e.name : 'Error',
@@ -149,9 +149,10 @@ export function describeThrown(thrown: unknown): { name: string; message: string
       code: typeof e.code === 'string' ? e.code : undefined,
       stack: typeof e.stack === 'string' ? e.stack : undefined,
       status,
+      retryAfterMs: typeof e.retryAfterMs === 'number' && Number.isFinite(e.retryAfterMs) && e.retryAfterMs > 0 ? e.retryAfterMs : undefined,
     };
   }
-  return { name: 'Error', message: String(thrown), code: undefined, stack: undefined, status: undefined };
+  return { name: 'Error', message: String(thrown), code: undefined, stack: undefined, status: undefined, retryAfterMs: undefined };
 }
 
 /**

@@ -35,6 +35,11 @@ export interface WireError {
   code: string;
   permanent: boolean;
   status?: number;
+  /**
+   * The soonest a retry can help (ms from the failure): a provider's Retry-After, passed on by ctx.llm,
+   * or set on an error by the pipeline. The item's next try waits at least this long (up to maxBackoffMs).
+   */
+  retryAfterMs?: number;
   file?: string;
   line?: number;
   column?: number;
@@ -86,4 +91,4 @@ export type WorkerSideMessage =
 /** The main thread's answer to a worker's ctx.llm call. */
 export type LlmReply =
   | { __pt: 'llm-done'; call: number; ok: true; value: LlmResponse }
-  | { __pt: 'llm-done'; call: number; ok: false; error: { name: string; code: string; message: string; status?: number } };
+  | { __pt: 'llm-done'; call: number; ok: false; error: { name: string; code: string; message: string; status?: number; retryAfterMs?: number } };

@@ -43,6 +43,7 @@ function toWireError(thrown: unknown, fallbackCode: string): WireError {
     code: d.name === 'PermanentError' && code === fallbackCode ? ErrorCode.Permanent : code,
     permanent: isPermanent({ ...d, code }),
     ...(d.status === undefined ? {} : { status: d.status }),
+    ...(d.retryAfterMs === undefined ? {} : { retryAfterMs: d.retryAfterMs }),
     ...(where ? { file: where.file, line: where.line, column: where.column } : {}),
   };
 }
@@ -83,7 +84,10 @@ function onLlmReply(m: LlmReply): void {
   if (!pending) return;
   llmCalls.delete(m.call);
   if (m.ok) pending.resolve(m.value);
-  else pending.reject(Object.assign(new Error(m.error.message), { name: m.error.name, code: m.error.code, ...(m.error.status === undefined ? {} : { status: m.error.status }) }));
+  else {
+    const { name, code, status, retryAfterMs } = m.error;
+    pending.reject(Object.assign(new Error(m.error.message), { name, code, ...(status === undefined ? {} : { status }), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }));
+  }
 }
 
 function llm(provider: string, request: LlmRequest, signal: AbortSignal): Promise<LlmResponse> {

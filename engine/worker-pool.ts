@@ -227,7 +227,7 @@ export class WorkerPool<T> {
     const deadline = started === undefined ? undefined : started + this.options.timeouts[this.stage]!;
     this.hooks.llm(provider, request, controller.signal, deadline).then(
       (value) => reply({ __pt: 'llm-done', call, ok: true, value }),
-      (e: Error & { code?: string; status?: number }) => reply({ __pt: 'llm-done', call, ok: false, error: { name: e.name, code: e.code ?? 'PROVIDER_ERROR', message: e.message, ...(e.status === undefined ? {} : { status: e.status }) } }),
+      (e: Error & { code?: string; status?: number; retryAfterMs?: number }) => reply({ __pt: 'llm-done', call, ok: false, error: { name: e.name, code: e.code ?? 'PROVIDER_ERROR', message: e.message, ...(e.status === undefined ? {} : { status: e.status }), ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs }) } }),
     ).finally(() => w.calls.delete(call));
   }
 

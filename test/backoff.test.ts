@@ -334,4 +334,31 @@ export default definePipeline({
     expect(new Set(delays).size).toBeGreaterThan(5);
     expect(Math.max(...delays)).toBeGreaterThan(40);
   });
+
+  it('an error with retryAfterMs delays the next try at least that long, up to maxBackoffMs', async () => {
+    const dir = makeProject();
+    const file = writePipeline(dir, 'pipe.ts', `
+import { definePipeline } from 'pipeline-tui';
+export default definePipeline({
+  name: 'later',
+  id: (r: any) => String(r.id),
+  retry: { attempts: 2, backoffMs: 10, maxBackoffMs: 700 },
+  async process(r: any, ctx) {
+    if (ctx.attempt === 1) throw Object.assign(new Error('busy'), { retryAfterMs: r.id === 1 ? 400 : 60_000 });
+    return { id: r.id };
+  },
 });
+`);
+    const input = writeJsonl(dir, 'in.jsonl', 2);
+    const engine = createEngine(await loadPipeline(file, { cwd: dir }), { cwd: dir });
+    const retrying: Extract<EngineEvent, { type: 'retrying' }>[] = [];
+    engine.on('event', (e) => { if (e.type === 'retrying') retrying.push(e); });
+    const summary = await engine.run([input]);
+    expect(summary.totals.done).toBe(2);
+    const delay = (id: string) => retrying.find((e) => e.id === id)?.delayMs;
+    expect(delay('1')).toBe(400); // not the 10 ms backoff
+    expect(delay('2')).toBe(700); // a minute asked, the cap given
+    expect(summary.durationMs).toBeGreaterThanOrEqual(700);
+  });
+});
+

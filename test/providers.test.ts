@@ -145,6 +145,33 @@ export default definePipeline<{ id: number; text: string }>({
     expect(summary.durationMs).toBeLessThan(10_000); // neither item sat out its timeout, nor the 30 s
   });
 
+  it('an item rate limited past its deadline comes back when the provider takes calls again, not before', async () => {
+    const server = await scriptedServer((call) => call === 1
+      ? { status: 429, headers: { 'retry-after': '2' }, body: { error: { message: 'slow down', type: 'rate_limit_error' } } }
+      : { status: 200, body: chatCompletion('fine') });
+    const dir = makeProject('pt-retry-after-');
+    writeJsonl(dir, 'in.jsonl', 1, (i) => ({ text: `item ${i}` }));
+    const file = writePipeline(dir, 'llm.ts', `import { definePipeline } from 'pipeline-tui';
+export default definePipeline<{ id: number; text: string }>({
+  name: 'comeback', workers: 1, timeoutMs: 1_000, retry: { attempts: 3, backoffMs: 50 }, id: (r) => String(r.id),
+  providers: { openai: {} },
+  async process(r, ctx) { const res = await ctx.llm('openai', { prompt: r.text }); return { text: res.text }; },
+});
+`);
+    const engine = createEngine(await loadPipeline(file), { cwd: dir, env: { ...process.env, OPENAI_API_KEY: 'k', OPENAI_BASE_URL: `${server.origin}/v1` } });
+    const retrying: { delayMs: number; code: string }[] = [];
+    engine.on('event', (e) => { if (e.type === 'retrying') retrying.push({ delayMs: e.delayMs, code: e.error.code }); });
+    const summary = await engine.run(['in.jsonl']);
+    expect(summary.totals.done).toBe(1);
+    // One retry, scheduled for the end of the 2 s pause (less the little the first try took), not at the
+    // 50 ms backoff: that try would have found the provider still paused and spent the item's last tries.
+    expect(retrying).toHaveLength(1);
+    expect(retrying[0]!.code).toBe('PROVIDER_RATE_LIMITED');
+    expect(retrying[0]!.delayMs).toBeGreaterThan(1_500);
+    expect(server.calls()).toBe(2);
+    expect(summary.totals.attempts).toBe(2);
+  });
+
   it('simulates each provider on its own path, counted at the server on its own', async () => {
     // No limits on our side, so the server's own count is what is seen: 3 at once to each provider, whose
     // simulated limit is 2 a second each. Counted together, 4 of the 6 would have been refused.

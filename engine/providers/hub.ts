@@ -9,7 +9,8 @@ import { SimulatorThread } from './simulator-thread.js';
 
 /** Errors ctx.llm throws; `status` lets the item's retry policy tell permanent from transient. */
 export class ProviderError extends Error {
-  constructor(readonly code: string, message: string, readonly status: number | undefined) {
+  /** @param retryAfterMs for a rate limit: how long until the provider takes calls again, when known */
+  constructor(readonly code: string, message: string, readonly status: number | undefined, readonly retryAfterMs?: number) {
     super(message);
     this.name = 'ProviderError';
   }
@@ -173,7 +174,7 @@ export class ProviderHub {
           const until = performance.timeOrigin + performance.now() + wait;
           s.limiter.pauseUntil(until);
         }
-        lastError = new ProviderError(c.kind === 'rate-limit' ? 'PROVIDER_RATE_LIMITED' : 'PROVIDER_ERROR', `${s.name}: ${c.message}${c.status ? ` (HTTP ${c.status})` : ''}`, c.status);
+        lastError = new ProviderError(c.kind === 'rate-limit' ? 'PROVIDER_RATE_LIMITED' : 'PROVIDER_ERROR', `${s.name}: ${c.message}${c.status ? ` (HTTP ${c.status})` : ''}`, c.status, c.kind === 'rate-limit' ? wait : undefined);
         if (attempt === this.opts.maxTries) break;
         s.usage.retries++;
         if (c.kind !== 'rate-limit') await sleep(wait, signal);
@@ -212,5 +213,5 @@ function tooLongWait(name: string, e: LimitWaitError, deadline: number, lastErro
   const left = `longer than this attempt has left (${Math.max(0, Math.round(deadline - now))} ms)`;
   const wait = Math.ceil((e.earliest - now) / 1000);
   const why = e.paused ? `${name} is rate limited for another ${wait} s` : `${name}'s rpm/tpm limits have no room for another ${wait} s`;
-  return new ProviderError('PROVIDER_RATE_LIMITED', `${why}, ${left}${lastError ? `; its last answer: ${lastError.message}` : ''}`, 429);
+  return new ProviderError('PROVIDER_RATE_LIMITED', `${why}, ${left}${lastError ? `; its last answer: ${lastError.message}` : ''}`, 429, Math.max(0, e.earliest - now));
 }
