@@ -6,7 +6,7 @@ import { LocalRateLimiter } from '../engine/providers/limiter.js';
 import { SimulatorThread } from '../engine/providers/simulator-thread.js';
 import { warmUpSimulator } from '../engine/providers/simulator.js';
 import { onRequestWritten } from '../engine/providers/wire-stamp.js';
-import { tempDir, writeJsonl, writePipeline } from './util.js';
+import { maxInWindow, tempDir, writeJsonl, writePipeline } from './util.js';
 
 export interface LimiterResult {
   achievedPct: number;
@@ -21,16 +21,6 @@ export interface LimiterResult {
    * 5 ms a second for all of it: more, and a request counted late meets one counted on time.
    */
   countDelay: { p99: number; max: number };
-}
-
-function maxInWindow(times: number[], windowMs: number): number {
-  const t = [...times].sort((a, b) => a - b);
-  let max = 0;
-  for (let hi = 0, lo = 0; hi < t.length; hi++) {
-    while (t[hi]! - t[lo]! >= windowMs) lo++;
-    max = Math.max(max, hi - lo + 1);
-  }
-  return max;
 }
 
 /**

@@ -29,6 +29,20 @@ export function writePipeline(dir: string, name: string, body: string): string {
   return file;
 }
 
+/**
+ * The most times in any window of `windowMs` (a time at exactly the window's length leaves it). The limit
+ * checks of the bench and of the timing tests (test/timing/limits-measure.ts) both count with this.
+ */
+export function maxInWindow(times: readonly number[], windowMs: number): number {
+  const t = [...times].sort((a, b) => a - b);
+  let max = 0;
+  for (let hi = 0, lo = 0; hi < t.length; hi++) {
+    while (t[hi]! - t[lo]! >= windowMs) lo++;
+    max = Math.max(max, hi - lo + 1);
+  }
+  return max;
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
