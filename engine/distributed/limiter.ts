@@ -1,7 +1,7 @@
 import type { RedisClient } from 'bullmq';
 import { PermanentError } from '../errors.js';
 import { Cushion } from '../providers/cushion.js';
-import { LimitWaitError, PACING_SLACK_MS, realClock, rpmWindow, validateLimiterOptions, type LimiterOptions, type Permit, type RateLimiter } from '../providers/limiter.js';
+import { LimitWaitError, PACING_SLACK_MS, realClock, rpmWindow, takeExpired, validateLimiterOptions, type LimiterOptions, type Permit, type RateLimiter } from '../providers/limiter.js';
 import type { LimiterKeys } from './keys.js';
 
 // The sliding-window log of providers/limiter.ts (SlidingWindowGate), kept in Redis and decided by one
@@ -267,17 +267,11 @@ export class RedisRateLimiter implements RateLimiter {
     }
   }
 
-  /** Rejects the waiters whose deadline is not after `earliest`; true if any was. `pausedUntil`: the pause's end. */
+  /** Rejects the waiters that cannot start before their deadline (see takeExpired); true if any. `pausedUntil`: the pause's end. */
   private expire(earliest: number, pausedUntil: number): boolean {
-    let any = false;
-    for (let i = 0; i < this.waiters.length; i++) {
-      const w = this.waiters[i]!;
-      if (w.deadline === undefined || w.deadline > earliest) continue;
-      this.waiters.splice(i--, 1);
-      this.settleWaiter(w, undefined, new LimitWaitError(earliest, pausedUntil >= w.deadline));
-      any = true;
-    }
-    return any;
+    const expired = takeExpired(this.waiters, earliest);
+    for (const w of expired) this.settleWaiter(w, undefined, new LimitWaitError(earliest, pausedUntil >= w.deadline!));
+    return expired.length > 0;
   }
 
   private settleWaiter(w: Waiter, permit: Permit | undefined, error?: unknown): void {

@@ -58,11 +58,14 @@ export class ProviderHub {
     // delay the first request after its limiter permit and blur the spacing the limiter made.
     await fetch('data:,').then((r) => r.arrayBuffer()).catch(() => undefined);
     const simulated = new Set<string>();
+    const endpoints = new Map<string, ProviderEndpoint>();
     for (const [name, config] of Object.entries(providers)) {
       if (config.fallback !== undefined && !(config.fallback in providers)) {
         throw new RangeError(`Expected providers.${name}.fallback to name a declared provider (${Object.keys(providers).join(', ')}), got "${config.fallback}"`);
       }
-      if (hub.opts.simulate || (!hasCredentials(resolveEndpoint(name, config, hub.opts.env)) && hub.opts.simulateMissing)) {
+      const endpoint = resolveEndpoint(name, config, hub.opts.env);
+      endpoints.set(name, endpoint);
+      if (hub.opts.simulate || (!hasCredentials(endpoint) && hub.opts.simulateMissing)) {
         if (!hub.opts.simulate) hub.opts.warn?.(`No ${envVarsFor(name).keyVars.join(' or ')} set: provider "${name}" is answered by the local simulator (SIMULATED)`);
         simulated.add(name);
       }
@@ -74,7 +77,7 @@ export class ProviderHub {
     // 603). Each provider's maxPerSecond in the summary shows how its calls were paced.
     const sim = simulated.size > 0 ? await hub.startSimulator(simulated) : undefined;
     for (const [name, config] of Object.entries(providers)) {
-      const endpoint = sim && simulated.has(name) ? resolveEndpoint(name, config, hub.opts.env, sim.urlFor(name)) : resolveEndpoint(name, config, hub.opts.env);
+      const endpoint = sim && simulated.has(name) ? resolveEndpoint(name, config, hub.opts.env, sim.urlFor(name)) : endpoints.get(name)!;
       const limits: LimiterOptions = { ...(config.rpm ? { rpm: config.rpm } : {}), ...(config.tpm ? { tpm: config.tpm } : {}) };
       hub.states.set(name, {
         name, config, endpoint,
@@ -171,8 +174,7 @@ export class ProviderHub {
         if (c.kind === 'rate-limit') {
           s.usage.rateLimited++;
           // The whole provider waits, not just this call: every other call would get the same 429.
-          const until = performance.timeOrigin + performance.now() + wait;
-          s.limiter.pauseUntil(until);
+          s.limiter.pauseUntil(performance.timeOrigin + performance.now() + wait);
         }
         lastError = new ProviderError(c.kind === 'rate-limit' ? 'PROVIDER_RATE_LIMITED' : 'PROVIDER_ERROR', `${s.name}: ${c.message}${c.status ? ` (HTTP ${c.status})` : ''}`, c.status, c.kind === 'rate-limit' ? wait : undefined);
         if (attempt === this.opts.maxTries) break;

@@ -80,6 +80,21 @@ export class LimitWaitError extends Error {
   }
 }
 
+/**
+ * Takes out of a FIFO queue of waiters those whose deadline is not after `earliest`, the soonest its head
+ * can start: none of them could start sooner. The local and the Redis limiter reject them with LimitWaitError.
+ */
+export function takeExpired<W extends { deadline: number | undefined }>(queue: W[], earliest: number): W[] {
+  const expired: W[] = [];
+  for (let i = 0; i < queue.length; i++) {
+    const w = queue[i]!;
+    if (w.deadline === undefined || w.deadline > earliest) continue;
+    queue.splice(i--, 1);
+    expired.push(w);
+  }
+  return expired;
+}
+
 /** The small interface engines and tests rely on; local and Redis-backed limiters implement it. */
 export interface RateLimiter {
   /**
@@ -248,20 +263,14 @@ export class SlidingWindowGate {
 
   private wake(): void { this.interrupt?.abort(); }
 
-  /**
-   * Rejects the waiters whose deadline comes before `earliest`, the soonest the head can start: the queue
-   * is first in, first out, so none of them could start sooner.
-   */
-  private expire(earliest: number): void {
+  /** Rejects the waiters that cannot start before their deadline (see takeExpired); true if any. */
+  private expire(earliest: number): boolean {
     const headBefore = this.waiting[0];
-    for (let i = 0; i < this.waiting.length; i++) {
-      const w = this.waiting[i]!;
-      if (w.deadline === undefined || w.deadline > earliest) continue;
-      this.waiting.splice(i--, 1);
-      this.release(w, undefined, new LimitWaitError(earliest, this.pausedUntil >= w.deadline));
-    }
+    const expired = takeExpired(this.waiting, earliest);
+    for (const w of expired) this.release(w, undefined, new LimitWaitError(earliest, this.pausedUntil >= w.deadline!));
     // The pump may be asleep on the head's wait.
     if (this.waiting[0] !== headBefore) this.wake();
+    return expired.length > 0;
   }
 
   private async pump(): Promise<void> {
@@ -274,8 +283,7 @@ export class SlidingWindowGate {
         const wait = this.delayFor(head.tokens);
         if (wait > 0) {
           due = this.clock.now() + wait;
-          if (this.waiting.some((w) => w.deadline !== undefined && w.deadline <= due!)) {
-            this.expire(due);
+          if (this.expire(due)) {
             due = undefined;
             continue;
           }
